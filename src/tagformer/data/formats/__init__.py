@@ -1,0 +1,1 @@
+"""One reader per community dataset format."""

@@ -1,0 +1,212 @@
+"""Model registry: names, presets (as data), declared capabilities, and a strict factory.
+
+Models declare themselves with :func:`register_model`, which only *annotates* the class (no global
+state is mutated at import). :func:`list_entries` discovers every annotated class in the modules of
+``tagformer.models``; presets are plain dictionaries of constructor arguments.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from torch import nn
+
+from tagformer.errors import ModelError
+
+_ATTR = "__tagformer_entry__"
+#: Arguments every model receives from the data, not from presets or overrides.
+CONTEXT_ARGS = ("num_classes", "in_features", "num_particles")
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a model promises; the registry-wide tests read these.
+
+    order_dependent : None if the output does not depend on particle order, else the ordering the
+        model expects its input in (e.g. ``"pt"``, ``"kt"``, ``"morton"``).
+    """
+
+    permutation_invariant: bool = True
+    needs_pairs: bool = False
+    needs_p4: bool = False
+    order_dependent: str | None = None
+    onnx_exportable: bool = True
+    lorentz_equivariant: bool = False
+    requires: tuple[str, ...] = ()  # optional python packages needed (e.g. ("lgatr",))
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    cls: type[nn.Module]
+    presets: Mapping[str, Mapping[str, Any]]
+    capabilities: Capabilities
+    description: str = ""
+    paper: str = ""
+    smallest: str = ""
+    default: str = ""
+    arguments: tuple[str, ...] = field(default=())
+
+
+def register_model(
+    name: str,
+    *,
+    presets: Mapping[str, Mapping[str, Any]],
+    capabilities: Capabilities | Mapping[str, Any],
+    description: str = "",
+    paper: str = "",
+    smallest: str | None = None,
+    default: str | None = None,
+) -> Callable[[type[nn.Module]], type[nn.Module]]:
+    """Class decorator declaring a model, its presets and capabilities.
+
+    ``presets`` maps preset name -> constructor arguments; ``smallest`` names the preset the
+    registry-wide tests use (default: the first), ``default`` the one ``create_model(name)`` builds
+    (default: the preset called ``name`` if any, else the first).
+    """
+    if not presets:
+        raise ValueError(f"model {name!r} needs at least one preset")
+    caps = capabilities if isinstance(capabilities, Capabilities) else Capabilities(**capabilities)
+    names = list(presets)
+
+    def decorate(cls: type[nn.Module]) -> type[nn.Module]:
+        params = inspect.signature(cls.__init__).parameters
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            raise TypeError(f"{cls.__name__} must not take **kwargs (unknown arguments must be errors)")
+        args = tuple(p for p in params if p != "self")
+        for preset, kwargs in presets.items():
+            unknown = set(kwargs) - set(args)
+            if unknown:
+                raise TypeError(f"preset {preset!r} of {name!r} sets unknown arguments {sorted(unknown)}")
+        entry = ModelEntry(
+            name=name,
+            cls=cls,
+            presets=MappingProxyType({k: MappingProxyType(dict(v)) for k, v in presets.items()}),
+            capabilities=caps,
+            description=description or (inspect.getdoc(cls) or "").split("\n")[0],
+            paper=paper,
+            smallest=smallest or names[0],
+            default=default or (name if name in presets else names[0]),
+            arguments=args,
+        )
+        setattr(cls, _ATTR, entry)
+        return cls
+
+    return decorate
+
+
+@functools.cache
+def _discover() -> Mapping[str, ModelEntry]:
+    import tagformer.models as pkg
+
+    found: dict[str, ModelEntry] = {}
+    for info in pkgutil.iter_modules(pkg.__path__):
+        if info.ispkg or info.name in ("registry",):
+            continue
+        module = importlib.import_module(f"tagformer.models.{info.name}")
+        for obj in vars(module).values():
+            entry = getattr(obj, _ATTR, None)
+            if isinstance(entry, ModelEntry) and entry.cls is obj:
+                if entry.name in found and found[entry.name].cls is not obj:
+                    raise RuntimeError(f"model name {entry.name!r} registered twice")
+                found[entry.name] = entry
+    presets_seen: dict[str, str] = {}
+    for entry in found.values():
+        for preset in entry.presets:
+            if preset in presets_seen and presets_seen[preset] != entry.name:
+                raise RuntimeError(f"preset {preset!r} declared by {presets_seen[preset]} and {entry.name}")
+            presets_seen[preset] = entry.name
+    return MappingProxyType(dict(sorted(found.items())))
+
+
+def list_entries() -> list[ModelEntry]:
+    """Every registered model, sorted by name."""
+    return list(_discover().values())
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Registered model names matching a shell-style ``pattern``."""
+    return [n for n in _discover() if fnmatch.fnmatch(n, pattern)]
+
+
+def list_presets(pattern: str = "*") -> list[str]:
+    """Every preset name (across models) matching ``pattern``."""
+    return [p for e in list_entries() for p in e.presets if fnmatch.fnmatch(p, pattern)]
+
+
+def resolve(name_or_preset: str) -> tuple[ModelEntry, str]:
+    """Map a model or preset name to ``(entry, preset)``; raises :class:`ModelError` if unknown."""
+    entries = _discover()
+    if name_or_preset in entries:
+        entry = entries[name_or_preset]
+        return entry, entry.default
+    for entry in entries.values():
+        if name_or_preset in entry.presets:
+            return entry, name_or_preset
+    raise ModelError(
+        f"unknown model or preset {name_or_preset!r}; models: {', '.join(entries)}; "
+        f"presets: {', '.join(list_presets())}"
+    )
+
+
+def get_entry(name_or_preset: str) -> ModelEntry:
+    return resolve(name_or_preset)[0]
+
+
+def model_kwargs(name_or_preset: str, **overrides: Any) -> dict[str, Any]:
+    """Constructor arguments of a preset with non-``None`` overrides applied (validated)."""
+    entry, preset = resolve(name_or_preset)
+    kwargs = dict(entry.presets[preset])
+    given = {k: v for k, v in overrides.items() if v is not None}
+    unknown = sorted(set(given) - set(entry.arguments))
+    if unknown:
+        raise ModelError(
+            f"model {entry.name!r} has no argument(s) {', '.join(unknown)}; "
+            f"available: {', '.join(a for a in entry.arguments if a not in CONTEXT_ARGS)}"
+        )
+    kwargs.update(given)
+    return kwargs
+
+
+def create_model(
+    name_or_preset: str,
+    *,
+    num_classes: int,
+    in_features: int,
+    num_particles: int | None = None,
+    **overrides: Any,
+) -> nn.Module:
+    """Build a model by model or preset name.
+
+    ``num_classes``, ``in_features`` and ``num_particles`` come from the data; ``num_particles`` is
+    passed only to models that take it. ``None`` overrides are ignored; unknown ones are errors.
+    """
+    entry, _ = resolve(name_or_preset)
+    for pkg in entry.capabilities.requires:
+        try:
+            importlib.import_module(pkg)
+        except ImportError as exc:
+            raise ModelError(
+                f"model {entry.name!r} needs the optional package {pkg!r}: pip install 'tagformer[{pkg}]'"
+            ) from exc
+    kwargs = model_kwargs(name_or_preset, **overrides)
+    context = {"num_classes": num_classes, "in_features": in_features, "num_particles": num_particles}
+    for key, value in context.items():
+        if key in entry.arguments and value is not None:
+            kwargs[key] = value
+        elif key in entry.arguments and key not in kwargs:
+            param = inspect.signature(entry.cls.__init__).parameters[key]
+            if param.default is inspect.Parameter.empty:
+                raise ModelError(f"model {entry.name!r} needs {key}")
+    try:
+        return entry.cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"cannot build {name_or_preset!r} with {kwargs}: {exc}") from exc
