@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import torch
@@ -41,7 +42,7 @@ class MLP(nn.Module):
         if len(dims) < 2:
             raise ValueError("MLP needs at least input and output sizes")
         layers: list[nn.Module] = []
-        for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
+        for i, (a, b) in enumerate(itertools.pairwise(dims)):
             layers.append(nn.Linear(a, b))
             if i < len(dims) - 2:
                 if norm:
