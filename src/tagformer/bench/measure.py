@@ -1,0 +1,99 @@
+"""The measurements behind one profile row (used by :mod:`tagformer.bench.profile`)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from tagformer.bench.flops import flops_per_jet
+from tagformer.bench.inputs import synthetic_jets
+from tagformer.bench.memory import peak_cuda_mb, peak_rss_delta_mb, peak_rss_subprocess, rss_available
+from tagformer.bench.timing import matmul_flops_per_s, time_calls
+
+if TYPE_CHECKING:
+    from tagformer.bench.profile import ProfileConfig
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    return {"fp32": torch.float32, "bf16": torch.bfloat16}[name]
+
+
+def calibrate(config: ProfileConfig) -> float:
+    """Dense matmul FLOP/s on the profiled device, dtype and (current) thread count."""
+    return matmul_flops_per_s(device=config.device, dtype=torch_dtype(config.dtype), size=config.calibrate_size)
+
+
+def trainable_params(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def forward_fn(model: torch.nn.Module, batch: Any, config: ProfileConfig) -> Callable[[], Any]:
+    """A zero-argument inference call of ``model(batch)`` with the profile's dtype."""
+    device_type = torch.device(config.device).type
+    bf16 = config.dtype == "bf16"
+
+    def call() -> Any:
+        with torch.inference_mode(), torch.autocast(device_type, dtype=torch.bfloat16, enabled=bf16):
+            return model(batch)
+
+    return call
+
+
+def _memory(model_name: str, fn: Callable[[], Any], config: ProfileConfig, spec: dict[str, Any]
+            ) -> tuple[float, str]:
+    if config.memory == "off":
+        return float("nan"), "none"
+    if torch.device(config.device).type == "cuda":
+        return peak_cuda_mb(fn, config.device), "cuda_max_allocated"
+    if not rss_available():
+        return float("nan"), "none"
+    if config.memory in ("auto", "subprocess") and not config.compile:
+        return peak_rss_subprocess(spec), "rss_delta_subprocess"
+    return peak_rss_delta_mb(fn), "rss_delta_inprocess"
+
+
+def measure_target(model_name: str, preset: str, particles: int, config: ProfileConfig, threads: int,
+                   matmul_flops: float) -> Iterator[dict[str, Any]]:
+    """Rows for one preset at one particle count, one per batch size in ``config.batches``."""
+    from tagformer.models import create_model
+
+    model = create_model(preset, num_classes=config.num_classes, in_features=config.in_features,
+                         num_particles=particles).eval()
+    params = trainable_params(model)
+    flops = flops_per_jet(model, synthetic_jets(2, particles, config.in_features))
+    model = model.to(config.device)
+    runner: Any = torch.compile(model) if config.compile else model
+    for batch_size in config.batches:
+        batch = synthetic_jets(int(batch_size), particles, config.in_features, seed=1, device=config.device)
+        fn = forward_fn(runner, batch, config)
+        timing = time_calls(fn, device=config.device, warmup=config.warmup, repeats=config.repeats,
+                            budget_s=config.budget_s)
+        throughput = batch_size / (timing.median_ms / 1e3)
+        spec = {"model": preset, "num_classes": config.num_classes, "in_features": config.in_features,
+                "particles": particles, "batch": int(batch_size), "threads": threads, "dtype": config.dtype}
+        peak, method = _memory(model_name, fn, config, spec)
+        fraction = flops * throughput / matmul_flops if matmul_flops > 0 else math.nan
+        yield {
+            "model": model_name,
+            "preset": preset,
+            "particles": particles,
+            "batch": int(batch_size),
+            "device": config.device,
+            "dtype": config.dtype,
+            "compile": bool(config.compile),
+            "threads": threads,
+            "params": params,
+            "macs_per_jet": flops / 2.0,
+            "flops_per_jet": float(flops),
+            "latency_ms_p50": timing.median_ms,
+            "latency_ms_p99": timing.p99_ms,
+            "throughput_jets_s": throughput,
+            "peak_mem_mb": peak,
+            "mem_method": method,
+            "flops_fraction": fraction,
+            "matmul_gflops": matmul_flops / 1e9,
+            "repeats": len(timing.times_ms),
+        }

@@ -1,0 +1,41 @@
+"""A toy registered model so the profiler's tests do not depend on the zoo's current state."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+import pytest
+import torch
+from torch import nn
+
+from tagformer.models import registry
+from tagformer.models.registry import Capabilities, register_model
+
+
+@register_model("toyattn", presets={"toyattn": {"dim": 8}, "toyattn_wide": {"dim": 16}},
+                capabilities=Capabilities())
+class ToyAttention(nn.Module):
+    """Embed, one masked self-attention, masked mean pool, linear head."""
+
+    def __init__(self, num_classes: int, in_features: int, dim: int = 8) -> None:
+        super().__init__()
+        self.embed = nn.Linear(in_features, dim)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.head = nn.Linear(dim, num_classes)
+
+    def forward(self, batch):  # type: ignore[no-untyped-def]
+        mask = batch.mask
+        x = self.embed(batch.features.masked_fill(~mask[..., None], 0.0))
+        q, k, v = self.qkv(x).chunk(3, dim=-1)
+        x = x + nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None, :])
+        m = mask[..., None].to(x.dtype)
+        return self.head((x * m).sum(1) / m.sum(1).clamp(min=1.0))
+
+
+@pytest.fixture
+def toy_zoo(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Make the registry see only the toy model; returns its name."""
+    entry = ToyAttention.__tagformer_entry__
+    monkeypatch.setattr(registry, "_discover", lambda: MappingProxyType({"toyattn": entry}))
+    torch.manual_seed(0)
+    return "toyattn"
