@@ -1,0 +1,84 @@
+"""Full (exact) multi-head attention through ``torch.nn.functional.scaled_dot_product_attention``.
+
+One module serves self-attention and cross-attention (e.g. a class token attending to the particles).
+Masks are either boolean (True = may attend) or additive float biases (e.g. ParT's pair bias with
+``-inf`` on padded keys); :func:`key_padding_mask` builds the usual key mask from a particle mask.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def safe_key_mask(mask: torch.Tensor) -> torch.Tensor:
+    """Particle mask (B, N) with jets that have no real particle fully unmasked.
+
+    An all-False key row would make softmax return NaN; such jets carry no information and their
+    output is discarded by masked pooling anyway, so letting them attend to their (zeroed) padding is
+    harmless and keeps every output finite.
+    """
+    return mask | ~mask.any(dim=1, keepdim=True)
+
+
+def key_padding_mask(mask: torch.Tensor) -> torch.Tensor:
+    """Boolean attention mask (B, 1, 1, N), True = key is a real particle (see :func:`safe_key_mask`)."""
+    return safe_key_mask(mask)[:, None, None, :]
+
+
+def additive_key_mask(bias: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Add ``-inf`` for padded keys to an additive attention ``bias`` (B, H, Nq, N)."""
+    return bias.masked_fill(~key_padding_mask(mask), float("-inf"))
+
+
+class MultiHeadAttention(nn.Module):
+    """Multi-head attention with packed input projections (same parameters as ``nn.MultiheadAttention``).
+
+    Parameters
+    ----------
+    dim : model width (divisible by ``num_heads``).
+    num_heads : number of heads.
+    dropout : attention-weight dropout (training only).
+    head_scale : if True, learn one multiplicative scale per head on the output (ParT's ``c_attn``).
+    """
+
+    def __init__(self, dim: int, num_heads: int, dropout: float = 0.0, head_scale: bool = False) -> None:
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f"dim {dim} is not divisible by num_heads {num_heads}")
+        self.dim, self.num_heads, self.head_dim = dim, num_heads, dim // num_heads
+        self.dropout = dropout
+        self.in_proj = nn.Linear(dim, 3 * dim)
+        self.out_proj = nn.Linear(dim, dim)
+        self.head_scale = nn.Parameter(torch.ones(num_heads)) if head_scale else None
+
+    def _split(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, _ = x.shape
+        return x.view(b, n, -1, self.head_dim).transpose(1, 2)
+
+    def forward(
+        self,
+        query: torch.Tensor,
+        key_value: torch.Tensor | None = None,
+        attn_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Attend from ``query`` (B, Nq, D) to ``key_value`` (B, N, D; default: ``query``).
+
+        ``attn_mask`` is boolean (True = attend) or additive float, broadcastable to (B, H, Nq, N).
+        """
+        if key_value is None:
+            q, k, v = self.in_proj(query).chunk(3, dim=-1)
+        else:
+            w, b = self.in_proj.weight, self.in_proj.bias
+            q = F.linear(query, w[: self.dim], b[: self.dim])
+            k, v = F.linear(key_value, w[self.dim :], b[self.dim :]).chunk(2, dim=-1)
+        drop = self.dropout if self.training else 0.0
+        out = F.scaled_dot_product_attention(
+            self._split(q), self._split(k), self._split(v), attn_mask=attn_mask, dropout_p=drop
+        )
+        bsz, _, nq, _ = out.shape
+        out = self.out_proj(out.transpose(1, 2).reshape(bsz, nq, self.dim))
+        if self.head_scale is not None:
+            out = out * self.head_scale.repeat_interleave(self.head_dim)
+        return out
