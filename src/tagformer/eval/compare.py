@@ -1,0 +1,181 @@
+"""Compare evaluated runs: one row per model configuration, mean +- std over seeds, with cost columns."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tagformer.errors import DataError, TagformerError
+
+
+def _load(run: Path) -> dict[str, Any]:
+    if not run.is_dir():
+        raise TagformerError(f"run directory {run} does not exist")
+    metrics_path, summary_path = run / "metrics.json", run / "summary.json"
+    if not summary_path.exists():
+        raise TagformerError(f"run {run} has no summary.json (training did not finish)")
+    if not metrics_path.exists():
+        raise TagformerError(f"run {run} has not been evaluated: run `tagformer evaluate {run}` first")
+    try:
+        return {"summary": json.loads(summary_path.read_text()), "metrics": json.loads(metrics_path.read_text())}
+    except json.JSONDecodeError as exc:
+        raise TagformerError(f"cannot read the results of run {run}: {exc}") from exc
+
+
+def _name(summary: dict[str, Any]) -> str:
+    name = str(summary.get("preset") or summary.get("model"))
+    extra = summary.get("model_overrides") or {}
+    if extra:
+        name += "(" + ",".join(f"{k}={v}" for k, v in sorted(extra.items())) + ")"
+    return name
+
+
+def _primary_rejection(metrics: dict[str, Any]) -> tuple[str, float | None]:
+    """(column label, value): the average over the convention's signals at its first efficiency."""
+    average = metrics.get("rejection_average") or {}
+    if average:
+        eff, value = next(iter(average.items()))
+        return f"R{eff}_avg", value
+    rej = metrics.get("rejection") or {}
+    if not rej:
+        return "R_avg", None
+    eff = next(iter(next(iter(rej.values()))))
+    vals = [v.get(eff) for v in rej.values()]
+    return f"R{eff}_avg", (float(np.mean(vals)) if all(v is not None for v in vals) else None)
+
+
+def _stats(values: list[float | None]) -> tuple[float | None, float | None]:
+    vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if not vals:
+        return None, None
+    return float(np.mean(vals)), (float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0)
+
+
+def compare_runs(runs: list[str | Path]) -> list[dict[str, Any]]:
+    """One row per configuration (preset + overrides + N): mean/std over seeds of the test metrics."""
+    if not runs:
+        raise TagformerError("no runs given to compare")
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for run in runs:
+        res = _load(Path(run))
+        key = (_name(res["summary"]), int(res["summary"].get("num_particles") or 0))
+        groups.setdefault(key, []).append(res)
+    rows = []
+    for (name, n_part), members in groups.items():
+        summary = members[0]["summary"]
+        row: dict[str, Any] = {"name": name, "model": summary.get("model"), "num_particles": n_part,
+                               "seeds": len(members), "params": summary.get("params"),
+                               "flops_per_jet": summary.get("flops_per_jet")}
+        for key in ("accuracy", "auc_macro"):
+            row[key], row[f"{key}_std"] = _stats([m["metrics"].get(key) for m in members])
+        label, _ = _primary_rejection(members[0]["metrics"])
+        row["rejection_label"] = label
+        row["rejection"], row["rejection_std"] = _stats([_primary_rejection(m["metrics"])[1] for m in members])
+        for signal, by_eff in (members[0]["metrics"].get("rejection") or {}).items():
+            eff = next(iter(by_eff))
+            row[f"R{eff}_{signal}"], _ = _stats([m["metrics"]["rejection"].get(signal, {}).get(eff) for m in members])
+        row["epochs"], _ = _stats([m["summary"].get("epochs_completed") for m in members])
+        row["split"] = members[0]["metrics"].get("split")
+        rows.append(row)
+    rows.sort(key=lambda r: (r["flops_per_jet"] or 0.0, r["name"]))
+    return rows
+
+
+def _fmt(value: Any, std: Any = None, digits: int = 4) -> str:
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, float):
+        text = f"{value:.{digits}g}" if abs(value) >= 1000 else f"{value:.{digits}f}".rstrip("0").rstrip(".")
+        if std is not None:
+            text += f" ± {std:.{digits}f}".rstrip("0").rstrip(".") if std else " ± 0"
+        return text
+    return str(value)
+
+
+def to_markdown(rows: list[dict[str, Any]]) -> str:
+    """A markdown table (metrics as mean ± std over seeds)."""
+    label = rows[0]["rejection_label"] if rows else "R_avg"
+    head = ["model", "N", "seeds", "params", "FLOPs/jet", "accuracy", "AUC (macro)", label]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        flops = f"{r['flops_per_jet'] / 1e6:.3f}M" if r.get("flops_per_jet") else "-"
+        cells = [r["name"], str(r["num_particles"]), str(r["seeds"]), f"{r['params']:,}" if r["params"] else "-",
+                 flops, _fmt(r["accuracy"], r["accuracy_std"]), _fmt(r["auc_macro"], r["auc_macro_std"]),
+                 _fmt(r["rejection"], r["rejection_std"], 2)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    keys: list[str] = []
+    for r in rows:
+        keys.extend(k for k in r if k not in keys)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=keys)
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+PROFILE_REQUIRED = ("model", "preset", "particles", "batch", "latency_ms_p50", "throughput_jets_s")
+
+
+def read_profile(path: str | Path) -> list[dict[str, str]]:
+    """Rows of a ``tagformer profile`` CSV (checks the columns compare needs)."""
+    path = Path(path)
+    try:
+        with open(path, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError as exc:
+        raise DataError(f"cannot read profile CSV {path}: {exc.strerror or exc}") from exc
+    missing = [c for c in PROFILE_REQUIRED if rows and c not in rows[0]]
+    if not rows or missing:
+        raise DataError(f"profile CSV {path} lacks columns {missing or list(PROFILE_REQUIRED)}")
+    return rows
+
+
+def join_profile(rows: list[dict[str, Any]], profile: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """Add latency (smallest batch) and throughput (largest batch) at the run's N from the profile rows."""
+    out = []
+    for r in rows:
+        key = r["name"].split("(")[0]
+        hits = [p for p in profile if key in (p.get("preset"), p.get("model"))]
+        same_n = [p for p in hits if str(p.get("particles")) == str(r["num_particles"])]
+        hits = same_n or hits
+        r = dict(r)
+        if hits:
+            by_batch = sorted(hits, key=lambda p: float(p["batch"]))
+            r["latency_ms_p50"] = float(by_batch[0]["latency_ms_p50"])
+            r["latency_ms_p99"] = float(by_batch[0].get("latency_ms_p99") or "nan")
+            r["throughput_jets_s"] = float(by_batch[-1]["throughput_jets_s"])
+        out.append(r)
+    return out
+
+
+def write_plots(rows: list[dict[str, Any]], out_dir: str | Path) -> list[Path]:
+    """Accuracy and rejection against FLOPs and parameters (and latency/throughput when joined)."""
+    from tagformer.eval.plots import plot_tradeoff
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    label = rows[0]["rejection_label"] if rows else "R"
+    specs = [
+        ("flops_per_jet", "accuracy", "FLOPs per jet (2 x MACs)", "accuracy"),
+        ("flops_per_jet", "rejection", "FLOPs per jet (2 x MACs)", f"rejection {label}"),
+        ("params", "accuracy", "trainable parameters", "accuracy"),
+        ("params", "rejection", "trainable parameters", f"rejection {label}"),
+        ("latency_ms_p50", "accuracy", "latency per jet, batch 1, p50 [ms]", "accuracy"),
+        ("throughput_jets_s", "accuracy", "throughput [jets/s]", "accuracy"),
+    ]
+    written = []
+    for x, y, xl, yl in specs:
+        path = plot_tradeoff(rows, x, y, out / f"{y}_vs_{x}.png", xl, yl, yerr=f"{y}_std")
+        if path is not None:
+            written.append(path)
+    return written

@@ -1,0 +1,114 @@
+"""Figures: ROC curves (rejection vs signal efficiency), confusion matrices, cost-vs-performance plots."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def _style() -> Iterator[Any]:
+    """Headless matplotlib with the mplhep CMS style, restored afterwards."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    try:
+        import mplhep
+
+        style: Any = mplhep.style.CMS
+    except ImportError:  # pragma: no cover - mplhep is a dependency
+        style = "default"
+    with plt.style.context(style):
+        yield plt
+
+
+def plot_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, title: str = "") -> Path:
+    """Background rejection 1/eps_B (log) against signal efficiency eps_S, one line per signal class.
+
+    ``curves`` maps a label (e.g. ``"W vs q+g"``) to ``(eps_S, eps_B)`` arrays.
+    """
+    with _style() as plt:
+        fig, ax = plt.subplots(figsize=(8, 7))
+        for label, (tpr, fpr) in curves.items():
+            keep = fpr > 0
+            ax.plot(tpr[keep], 1.0 / fpr[keep], label=label)
+        ax.set_yscale("log")
+        ax.set_xlim(0, 1)
+        ax.set_xlabel(r"signal efficiency $\varepsilon_S$")
+        ax.set_ylabel(r"background rejection $1/\varepsilon_B$")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=14)
+        if title:
+            ax.set_title(title, fontsize=14)
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+    return path
+
+
+def plot_confusion(matrix: Sequence[Sequence[float]], class_names: list[str], path: Path, title: str = "") -> Path:
+    """Row-normalised confusion matrix (rows = true class, columns = predicted)."""
+    m = np.asarray(matrix, dtype=float)
+    with _style() as plt:
+        fig, ax = plt.subplots(figsize=(8, 7))
+        im = ax.imshow(m, cmap="Blues", vmin=0, vmax=1)
+        for i in range(m.shape[0]):
+            for j in range(m.shape[1]):
+                ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=12,
+                        color="white" if m[i, j] > 0.5 else "black")
+        ax.set_xticks(range(len(class_names)), class_names)
+        ax.set_yticks(range(len(class_names)), class_names)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.minorticks_off()
+        fig.colorbar(im, ax=ax, fraction=0.046)
+        if title:
+            ax.set_title(title, fontsize=14)
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+    return path
+
+
+def pareto_front(cost: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """Boolean mask of points not dominated by a cheaper-or-equal point with a higher-or-equal score."""
+    cost, score = np.asarray(cost, float), np.asarray(score, float)
+    keep = np.ones(len(cost), dtype=bool)
+    for i in range(len(cost)):
+        dominated = (cost <= cost[i]) & (score >= score[i]) & ((cost < cost[i]) | (score > score[i]))
+        keep[i] = not dominated.any()
+    return keep
+
+
+def plot_tradeoff(rows: list[dict[str, Any]], x: str, y: str, path: Path, xlabel: str, ylabel: str,
+                  yerr: str | None = None) -> Path | None:
+    """Scatter ``y`` against ``x`` (log x) for each row (labelled by ``name``); Pareto front as a line."""
+    pts = [r for r in rows if r.get(x) not in (None, "") and r.get(y) not in (None, "")]
+    if not pts:
+        return None
+    xs = np.array([float(r[x]) for r in pts])
+    ys = np.array([float(r[y]) for r in pts])
+    errs = np.array([float(r.get(yerr) or 0.0) for r in pts]) if yerr else None
+    front = pareto_front(xs, ys)
+    with _style() as plt:
+        fig, ax = plt.subplots(figsize=(9, 7))
+        ax.errorbar(xs, ys, yerr=errs, fmt="o", ms=8, capsize=3)
+        for xv, yv, r in zip(xs, ys, pts):
+            ax.annotate(str(r["name"]), (xv, yv), textcoords="offset points", xytext=(5, 5), fontsize=11)
+        order = np.argsort(xs[front])
+        ax.step(xs[front][order], ys[front][order], where="post", color="C3", alpha=0.7, label="Pareto front")
+        ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=12)
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+    return path

@@ -1,0 +1,263 @@
+"""Typed run configuration: base YAML + per-model YAML + user file + dotted overrides.
+
+Merge order (later wins): the packaged ``configs/base.yaml``, the packaged ``configs/<model>.yaml`` (and
+``configs/<preset>.yaml`` when a preset is named) if present, the user's ``--config`` file, command-line
+flags (``--model``, ``--data``), then dotted ``key=value`` overrides whose values are parsed with
+``yaml.safe_load`` (never ``eval``). Every section forbids unknown keys; model arguments are checked
+against the model's constructor through the registry.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tagformer.errors import ConfigError, TagformerError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelConfig(BaseModel):
+    """``name`` is a model or preset name; every other key is a constructor override for the model."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str = "transformer"
+
+    @property
+    def overrides(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class OptimConfig(_Strict):
+    name: Literal["adamw", "adam", "sgd"] = "adamw"
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.01, ge=0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    momentum: float = 0.9
+
+
+class ScheduleConfig(_Strict):
+    """Learning-rate schedule: linear warm-up over ``warmup_fraction`` of all steps, then ``name``."""
+
+    name: Literal["cosine", "onecycle", "constant"] = "cosine"
+    warmup_fraction: float = Field(0.05, ge=0, lt=1)
+    min_lr_ratio: float = Field(0.01, ge=0, le=1)
+
+
+class TrainerConfig(_Strict):
+    max_epochs: int = Field(20, ge=1)
+    patience: int = Field(5, ge=1)
+    monitor: Literal["val_loss", "val_acc"] = "val_loss"
+    grad_clip: float | None = Field(1.0, gt=0)
+    accelerator: str = "auto"
+    devices: int = Field(1, ge=1)
+    precision: Literal["auto", "32", "bf16-mixed", "16-mixed"] = "auto"
+    checkpoint_every_n_steps: int = Field(50, ge=1)
+    limit_train_batches: int | float | None = None
+    limit_val_batches: int | float | None = None
+    log_every_n_steps: int = Field(10, ge=1)
+    deterministic: bool = True
+    progress: bool = True
+    threads: int | None = Field(None, ge=1)
+
+
+def _data_config_cls() -> type[BaseModel]:
+    from tagformer.data.datamodule import DataConfig
+
+    return DataConfig
+
+
+class RunConfig(_Strict):
+    """Everything one training run needs; saved as ``config.yaml`` in the run directory."""
+
+    seed: int = 0
+    data: Any = None
+    model: ModelConfig = ModelConfig()
+    optim: OptimConfig = OptimConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    trainer: TrainerConfig = TrainerConfig()
+
+    def data_config(self) -> Any:
+        """The validated :class:`~tagformer.data.datamodule.DataConfig`."""
+        return self.data
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.model_dump(mode="json")
+        out["data"] = self.data.model_dump(mode="json") if isinstance(self.data, BaseModel) else self.data
+        return out
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at the top level")
+    return data
+
+
+def packaged_config(name: str) -> dict[str, Any] | None:
+    """The packaged ``configs/<name>.yaml`` as a dict, or None if there is none."""
+    ref = resources.files("tagformer") / "configs" / f"{name}.yaml"
+    if not ref.is_file():
+        return None
+    with resources.as_file(ref) as path:
+        return _read_yaml(Path(path))
+
+
+def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """Recursive dict merge; values in ``update`` win, nested mappings merge."""
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
+    """``["trainer.max_epochs=3", "model.dim=32"]`` -> nested dict; values via ``yaml.safe_load``."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key or any(not part for part in key.split(".")):
+            raise ConfigError(f"override {item!r} must look like section.key=value (e.g. trainer.max_epochs=3)")
+        try:
+            value = yaml.safe_load(raw) if raw != "" else None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"override {item!r}: cannot parse value {raw!r}") from exc
+        node = out
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r} conflicts with another override of {part!r}")
+        node[parts[-1]] = value
+    return out
+
+
+def _format_error(exc: ValidationError, source: str) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        return f"unknown config key {loc!r} in {source}"
+    return f"bad config value for {loc!r} in {source}: {err['msg']}"
+
+
+def validate_config(raw: Mapping[str, Any], source: str = "the merged config") -> RunConfig:
+    """Validate a merged dict into a :class:`RunConfig`, checking data and model keys too."""
+    try:
+        cfg = RunConfig.model_validate({k: v for k, v in raw.items() if k != "data"})
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc, source)) from exc
+    data = raw.get("data") or {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"config section 'data' in {source} must be a mapping")
+    if not data.get("path"):
+        raise ConfigError("no dataset given: pass --data PATH (or set data.path in the config)")
+    try:
+        cfg.data = _data_config_cls().model_validate(dict(data))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = "data." + ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            raise ConfigError(f"unknown config key {loc!r} in {source}") from exc
+        raise ConfigError(f"bad config value for {loc!r} in {source}: {err['msg']}") from exc
+    from tagformer.models.registry import model_kwargs
+
+    try:
+        model_kwargs(cfg.model.name, **cfg.model.overrides)
+    except TagformerError as exc:
+        raise ConfigError(f"{exc} (config: {source})") from exc
+    return cfg
+
+
+def build_config(
+    *,
+    model: str | None = None,
+    data: str | None = None,
+    config_file: str | Path | None = None,
+    overrides: Iterable[str] = (),
+    base: Mapping[str, Any] | None = None,
+) -> RunConfig:
+    """Merge base, per-model, user and command-line settings into a validated :class:`RunConfig`.
+
+    ``base`` replaces the packaged ``base.yaml`` (used when resuming from a saved config).
+    """
+    dotted = parse_overrides(overrides)
+    user = _read_yaml(Path(config_file)) if config_file else {}
+    merged = dict(base) if base is not None else (packaged_config("base") or {})
+    name = (dotted.get("model") or {}).get("name") or model or (user.get("model") or {}).get("name")
+    name = name or (merged.get("model") or {}).get("name")
+    if base is None and name:
+        from tagformer.models.registry import resolve
+
+        try:
+            entry, _ = resolve(str(name))
+        except TagformerError as exc:
+            raise ConfigError(str(exc)) from exc
+        for key in dict.fromkeys([entry.name, str(name)]):
+            extra = packaged_config(key)
+            if extra:
+                merged = deep_merge(merged, extra)
+    merged = deep_merge(merged, user)
+    flags: dict[str, Any] = {}
+    if model:
+        flags["model"] = {"name": model}
+    if data:
+        flags["data"] = {"path": str(data)}
+    merged = deep_merge(merged, flags)
+    merged = deep_merge(merged, dotted)
+    source = f"{config_file}" if config_file else "the merged config"
+    user_ordering = (dotted.get("data") or {}).get("ordering") or (user.get("data") or {}).get("ordering")
+    if base is not None:  # a saved config: its ordering was already decided
+        user_ordering = user_ordering or (base.get("data") or {}).get("ordering")
+    merged = _apply_model_ordering(merged, user_ordering)
+    return validate_config(merged, source)
+
+
+def _apply_model_ordering(merged: dict[str, Any], user_ordering: str | None) -> dict[str, Any]:
+    """Default the data ordering to the one the model declares; warn if the user asked for another."""
+    from tagformer.models.registry import resolve
+
+    try:
+        entry, _ = resolve(str((merged.get("model") or {}).get("name", "")))
+    except TagformerError as exc:
+        raise ConfigError(str(exc)) from exc
+    wanted = entry.capabilities.order_dependent
+    if not wanted:
+        return merged
+    if user_ordering and user_ordering != wanted:
+        warnings.warn(
+            f"model {entry.name!r} expects particles ordered by {wanted!r} but data.ordering={user_ordering!r} "
+            "was requested; keeping the requested ordering",
+            UserWarning,
+            stacklevel=3,
+        )
+        return merged
+    return deep_merge(merged, {"data": {"ordering": wanted}})
+
+
+def save_config(cfg: RunConfig, path: Path) -> None:
+    path.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+
+
+def load_config(path: Path) -> RunConfig:
+    """Read a saved ``config.yaml`` back (raises ConfigError naming the file on problems)."""
+    return validate_config(_read_yaml(path), str(path))
