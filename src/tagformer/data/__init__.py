@@ -1,1 +1,38 @@
-"""Data: generation (Pythia 8 + FastJet), readers for community formats, features and loading."""
+"""Data: generation (Pythia 8 + FastJet), readers for community formats, features and loading.
+
+Heavy imports (lightning, torch, uproot) happen on first use of the names exported here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "DataConfig": "tagformer.data.datamodule",
+    "DatasetInfo": "tagformer.data.datamodule",
+    "JetDataModule": "tagformer.data.datamodule",
+    "JetBatch": "tagformer.data.batch",
+    "JetArrays": "tagformer.data.formats.base",
+    "FORMATS": "tagformer.data.formats",
+    "read_files": "tagformer.data.formats",
+    "resolve_files": "tagformer.data.formats",
+    "detect_format": "tagformer.data.formats",
+    "FEATURE_SETS": "tagformer.data.features",
+    "feature_names": "tagformer.data.features",
+    "compute_features": "tagformer.data.features",
+    "ORDERINGS": "tagformer.data.orderings",
+    "Normaliser": "tagformer.data.normalise",
+    "prepare": "tagformer.data.pipeline",
+    "TruncationStats": "tagformer.data.pipeline",
+    "describe": "tagformer.data.describe",
+    "collate_jets": "tagformer.data.collate",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'tagformer.data' has no attribute {name!r}")

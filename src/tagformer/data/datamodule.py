@@ -1,0 +1,211 @@
+"""The one entry point training code uses: a typed :class:`DataConfig` and :class:`JetDataModule`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import lightning
+import numpy as np
+import pydantic
+import torch
+from pydantic import ConfigDict
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
+
+from tagformer.data.batch import JetBatch
+from tagformer.data.collate import keep_batch
+from tagformer.data.dataset import InMemoryJetDataset
+from tagformer.data.features import feature_names
+from tagformer.data.formats import FORMATS, detect_format, get_reader, read_files
+from tagformer.data.normalise import Normaliser
+from tagformer.data.orderings import check_ordering
+from tagformer.data.pipeline import Prepared, TruncationStats, prepare
+from tagformer.data.splits import SplitPlan, fraction_indices, plan_splits
+from tagformer.data.streaming import StreamingJetDataset, StreamSpec, fit_normaliser_streaming
+from tagformer.errors import ConfigError, DataError
+
+
+class DataConfig(pydantic.BaseModel):
+    """Where the jets are and how to turn them into batches (unknown keys are errors)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str
+    val_path: str | None = None
+    test_path: str | None = None
+    format: str | None = None
+    feature_set: str = "ptetaphi"
+    num_particles: int = pydantic.Field(64, gt=0)
+    ordering: str = "pt"
+    batch_size: int = pydantic.Field(256, gt=0)
+    num_workers: int = pydantic.Field(0, ge=0)
+    streaming: bool = False
+    shuffle_buffer: int = pydantic.Field(100_000, gt=0)
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    seed: int = 0
+    max_jets: int | None = pydantic.Field(None, gt=0)
+
+
+@dataclass
+class DatasetInfo:
+    """What a model needs to know about the data."""
+
+    format: str
+    class_names: list[str]
+    num_classes: int
+    in_features: int
+    num_particles: int
+    feature_names: list[str]
+    feature_set: str
+    ordering: str
+    truncation: dict[str, dict] = field(default_factory=dict)
+
+
+class JetDataModule(lightning.LightningDataModule):
+    """Reads a dataset once, fits the normalisation on its training split, and serves :class:`JetBatch`.
+
+    Parameters
+    ----------
+    config : DataConfig
+    normaliser_state : dict, optional
+        A state from :meth:`normaliser_state` of a previous run, re-applied instead of fitting.
+    """
+
+    def __init__(self, config: DataConfig, normaliser_state: dict | None = None):
+        super().__init__()
+        self.config = config
+        if config.format is not None and config.format not in FORMATS:
+            raise ConfigError(f"unknown data format '{config.format}'; choose one of {', '.join(FORMATS)}.")
+        self._names = feature_names(config.feature_set)
+        check_ordering(config.ordering)
+        self._plan: SplitPlan | None = None
+        self._format: str | None = None
+        self._normaliser = None if normaliser_state is None else Normaliser.from_state(normaliser_state)
+        if self._normaliser is not None:
+            self._normaliser.check_compatible(config.feature_set, self._names)
+        self._prepared: dict[str, Prepared] = {}
+        self._datasets: dict[str, torch.utils.data.Dataset] = {}
+        self._stats: dict[str, TruncationStats] = {}
+
+    # -- resolution (cheap: no jets read) ---------------------------------------------------------
+    def _resolve(self) -> tuple[SplitPlan, str]:
+        if self._plan is None:
+            c = self.config
+            plan = plan_splits(c.path, c.val_path, c.test_path, c.val_fraction, c.test_fraction)
+            fmt = c.format or detect_format(plan.files["train"])
+            for split, files in plan.files.items():
+                other = c.format or detect_format(files)
+                if other != fmt:
+                    raise DataError(f"{files[0]}: {split} split is {other} but the training split is {fmt}.")
+            self._plan, self._format = plan, fmt
+        return self._plan, self._format
+
+    @property
+    def info(self) -> DatasetInfo:
+        _, fmt = self._resolve()
+        classes = list(get_reader(fmt).CLASS_NAMES)
+        c = self.config
+        return DatasetInfo(format=fmt, class_names=classes, num_classes=len(classes),
+                           in_features=len(self._names), num_particles=c.num_particles,
+                           feature_names=list(self._names), feature_set=c.feature_set, ordering=c.ordering,
+                           truncation={k: v.as_dict() for k, v in self._stats.items()})
+
+    # -- in memory ----------------------------------------------------------------------------------
+    def _prepare_arrays(self, arrays, split: str) -> Prepared:
+        c = self.config
+        rng = np.random.default_rng([c.seed, ("train", "val", "test").index(split)])
+        prep = prepare(arrays, c.feature_set, c.num_particles, c.ordering, rng)
+        self._stats[split] = prep.stats
+        return prep
+
+    def _load_in_memory(self, wanted: set[str]) -> None:
+        plan, fmt = self._resolve()
+        c = self.config
+        base = wanted | ({"train"} if self._normaliser is None else set())
+        need = {s for s in base if s not in self._prepared}
+        if not need:
+            return
+        carved = set(plan.fractions) & need
+        if "train" in need or carved:
+            cap = None
+            if c.max_jets is not None:
+                cap = int(np.ceil(c.max_jets / (1.0 - sum(plan.fractions.values()))))
+            arrays = read_files(plan.files["train"], fmt, cap)
+            parts = fraction_indices(len(arrays), plan.fractions, c.seed)
+            for split, idx in parts.items():
+                if split not in self._prepared:
+                    self._prepared[split] = self._prepare_arrays(arrays.select(idx[:c.max_jets]), split)
+        for split in need - set(self._prepared):
+            arrays = read_files(plan.files[split], fmt, c.max_jets)
+            self._prepared[split] = self._prepare_arrays(arrays, split)
+
+    # -- Lightning hooks ----------------------------------------------------------------------------
+    def setup(self, stage: str | None = None) -> None:
+        wanted = {"fit": {"train", "val"}, "validate": {"val"}, "test": {"test"},
+                  "predict": {"test"}}.get(stage or "", {"train", "val", "test"})
+        c = self.config
+        if c.streaming:
+            self._setup_streaming(wanted)
+            return
+        self._load_in_memory(wanted)
+        if self._normaliser is None:
+            train = self._prepared["train"]
+            self._normaliser = Normaliser.fit(train.features, train.mask, c.feature_set, self._names)
+        for split in wanted:
+            if split not in self._datasets:
+                self._datasets[split] = InMemoryJetDataset(self._prepared[split], self._normaliser)
+
+    def _spec(self, split: str) -> StreamSpec:
+        plan, fmt = self._resolve()
+        c = self.config
+        files = plan.files[split] if split in plan.files else plan.files["train"]
+        carve = split not in plan.files or (split == "train" and bool(plan.fractions))
+        return StreamSpec(files=files, format=fmt, split=split, feature_set=c.feature_set,
+                          num_particles=c.num_particles, ordering=c.ordering, batch_size=c.batch_size,
+                          shuffle=split == "train", shuffle_buffer=c.shuffle_buffer, seed=c.seed,
+                          chunk_size=min(10_000, c.shuffle_buffer),
+                          fractions=dict(plan.fractions) if carve else {}, max_jets=c.max_jets)
+
+    def _setup_streaming(self, wanted: set[str]) -> None:
+        if self._normaliser is None:
+            self._normaliser = fit_normaliser_streaming(self._spec("train"), self._names,
+                                                        min(self.config.shuffle_buffer, 100_000))
+        for split in wanted:
+            if split not in self._datasets:
+                self._datasets[split] = StreamingJetDataset(self._spec(split), self._normaliser)
+
+    def normaliser_state(self) -> dict:
+        """JSON-serialisable normalisation fitted on the training split (fits it if needed)."""
+        if self._normaliser is None:
+            self.setup("fit")
+        return self._normaliser.state_dict()
+
+    def _loader(self, split: str) -> DataLoader:
+        if split not in self._datasets:
+            self.setup({"train": "fit", "val": "validate", "test": "test"}[split])
+        ds, c = self._datasets[split], self.config
+        common = dict(batch_size=None, collate_fn=keep_batch, num_workers=c.num_workers,
+                      pin_memory=torch.cuda.is_available(), persistent_workers=False)
+        if isinstance(ds, StreamingJetDataset):
+            return DataLoader(ds, **common)
+        if split == "train":
+            gen = torch.Generator().manual_seed(c.seed)
+            sampler = BatchSampler(RandomSampler(ds, generator=gen), c.batch_size, drop_last=False)
+        else:
+            sampler = BatchSampler(SequentialSampler(ds), c.batch_size, drop_last=False)
+        return DataLoader(ds, sampler=sampler, **common)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train")
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test")
+
+    def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
+        """Move a :class:`JetBatch` (every tensor field) to ``device``."""
+        if isinstance(batch, JetBatch):
+            return batch.to(device, non_blocking=True)
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)

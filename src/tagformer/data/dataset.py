@@ -1,0 +1,34 @@
+"""In-memory loading: the whole split as tensors, indexed a batch at a time."""
+
+from __future__ import annotations
+
+import torch
+from torch.utils.data import Dataset
+
+from tagformer.data.collate import LoaderJetBatch
+from tagformer.data.normalise import Normaliser
+from tagformer.data.pipeline import Prepared
+
+
+class InMemoryJetDataset(Dataset):
+    """A split held as tensors; ``dataset[list_of_indices]`` returns one :class:`LoaderJetBatch`.
+
+    Use with ``DataLoader(ds, batch_size=None, sampler=BatchSampler(...))`` so that a batch is one
+    fancy-indexing operation per tensor rather than B single-jet reads and a collate.
+    """
+
+    def __init__(self, prepared: Prepared, normaliser: Normaliser):
+        feats = normaliser.apply(prepared.features, prepared.mask)
+        self.features = torch.from_numpy(feats)
+        self.p4 = torch.from_numpy(prepared.p4)
+        self.mask = torch.from_numpy(prepared.mask)
+        self.labels = torch.from_numpy(prepared.labels)
+        self.jet = None if prepared.jet is None else torch.from_numpy(prepared.jet)
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def __getitem__(self, index: int | list[int] | torch.Tensor) -> LoaderJetBatch:
+        idx = torch.as_tensor([index] if isinstance(index, int) else index, dtype=torch.long)
+        return LoaderJetBatch(features=self.features[idx], p4=self.p4[idx], mask=self.mask[idx],
+                              labels=self.labels[idx], jet=None if self.jet is None else self.jet[idx])

@@ -1,0 +1,144 @@
+"""hls4ml LHC jet files (Zenodo 3602260 and siblings) and tagformer's generated files (same layout).
+
+``jetConstituentList`` (N, P, 16) per-particle features, ``jets`` (N, J) jet features with one-hot labels
+(g, q, w, z, t), ``jetFeatureNames`` and ``particleFeatureNames``. Labels are found by name (``j_g`` ...
+``j_t``) when ``jetFeatureNames`` lists them, else in the published columns 53-57. Four-momenta come from
+the ``px, py, pz, e`` columns; the mask is nonzero pT or E.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tagformer.data.formats.base import (
+    JetArrays,
+    check_finite,
+    check_nonempty,
+    labels_from_onehot,
+    mask_from_p4,
+)
+from tagformer.errors import DataError
+
+NAME = "hls4ml"
+CLASS_NAMES = ["g", "q", "w", "z", "t"]
+SUFFIXES = (".h5", ".hdf5")
+PARTICLE_FEATURES = ["px", "py", "pz", "e", "erel", "pt", "ptrel", "eta", "etarel", "etarot", "phi",
+                     "phirel", "phirot", "deltaR", "costheta", "costhetarel"]
+#: Published column layout of ``jets``: labels g, q, w, z, t in columns 53-57 of 59.
+PUBLISHED_LABEL_COLUMNS = (53, 54, 55, 56, 57)
+
+
+def _open(path: str):
+    import h5py
+
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be opened as HDF5 (truncated or corrupt file?): {exc}.") from None
+
+
+def sniff(path: str) -> bool:
+    """True if ``path`` is an HDF5 file with a ``jetConstituentList`` dataset."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            return "jetConstituentList" in f
+    except OSError:
+        return False
+
+
+def _names(f, key: str) -> list[str]:
+    if key not in f:
+        return []
+    return [n.decode() if isinstance(n, bytes) else str(n) for n in f[key][()]]
+
+
+def _short(name: str) -> str:
+    """``j1_px`` -> ``px``, ``j_g`` -> ``g`` (published files prefix their names)."""
+    for prefix in ("j1_", "j_"):
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    return name
+
+
+def _datasets(f, path: str):
+    for key in ("jetConstituentList", "jets"):
+        if key not in f:
+            raise DataError(f"{path}: missing dataset '{key}' (not an hls4ml jet file?).")
+    parts, jets = f["jetConstituentList"], f["jets"]
+    if parts.ndim != 3 or parts.shape[2] != 16:
+        raise DataError(f"{path}: 'jetConstituentList' has shape {parts.shape}, expected (N, P, 16).")
+    if jets.ndim != 2 or jets.shape[0] != parts.shape[0]:
+        raise DataError(f"{path}: 'jets' has shape {jets.shape}, expected ({parts.shape[0]}, J).")
+    return parts, jets
+
+
+def count(path: str) -> int:
+    """Number of jets in the file."""
+    with _open(path) as f:
+        return int(_datasets(f, path)[0].shape[0])
+
+
+def _layout(f, path: str, n_jet_cols: int) -> tuple[list[int], list[int], list[int], list[str]]:
+    """Column order of the 16 particle features (hls4ml order), of the labels, of the jet features, and
+    the jet features' names."""
+    pnames = [_short(n) for n in _names(f, "particleFeatureNames")]
+    if pnames and pnames[16:] not in ([], ["pdgid"]):
+        raise DataError(f"{path}: 'particleFeatureNames' lists {len(pnames)} names for 16 columns.")
+    pnames = pnames[:16]
+    if pnames:
+        missing = [c for c in PARTICLE_FEATURES if c not in pnames]
+        if missing:
+            raise DataError(f"{path}: 'particleFeatureNames' lacks {missing}.")
+        part_cols = [pnames.index(c) for c in PARTICLE_FEATURES]
+    else:
+        part_cols = list(range(16))
+    jnames = [_short(n) for n in _names(f, "jetFeatureNames")]
+    if jnames and len(jnames) != n_jet_cols:
+        raise DataError(f"{path}: 'jetFeatureNames' lists {len(jnames)} names for {n_jet_cols} columns.")
+    if jnames and all(c in jnames for c in CLASS_NAMES):
+        label_cols = [jnames.index(c) for c in CLASS_NAMES]
+    elif n_jet_cols == 59:
+        label_cols = list(PUBLISHED_LABEL_COLUMNS)
+    else:
+        raise DataError(f"{path}: cannot find label columns j_g, j_q, j_w, j_z, j_t in 'jetFeatureNames' "
+                        f"and 'jets' has {n_jet_cols} columns, not the published 59.")
+    if not jnames:
+        jnames = [f"jet{i}" for i in range(n_jet_cols)]
+    skip = set(label_cols) | {i for i, n in enumerate(jnames) if n in ("undef", "index")}
+    if n_jet_cols == 59 and set(label_cols) == set(PUBLISHED_LABEL_COLUMNS):
+        skip.add(58)
+    feature_cols = [i for i in range(n_jet_cols) if i not in skip]
+    return part_cols, label_cols, feature_cols, [jnames[i] for i in feature_cols]
+
+
+def read(path: str, start: int = 0, stop: int | None = None) -> JetArrays:
+    """Read jets ``start:stop`` of one file.
+
+    Raises
+    ------
+    DataError
+        Missing dataset, wrong shape, NaN/inf, empty file, non-one-hot labels, unreadable file.
+    """
+    with _open(path) as f:
+        parts_ds, jets_ds = _datasets(f, path)
+        check_nonempty(int(parts_ds.shape[0]), path)
+        part_cols, label_cols, feature_cols, jet_names = _layout(f, path, int(jets_ds.shape[1]))
+        try:
+            parts = np.asarray(parts_ds[start:stop], dtype=np.float32)
+            jets = np.asarray(jets_ds[start:stop], dtype=np.float32)
+        except OSError as exc:
+            raise DataError(f"{path}: cannot read data (truncated or corrupt file?): {exc}.") from None
+    check_finite(parts, path, "'jetConstituentList'")
+    check_finite(jets, path, "'jets'")
+    labels = labels_from_onehot(jets[:, label_cols], path, [f"j_{c}" for c in CLASS_NAMES])
+    jet_feats = np.ascontiguousarray(jets[:, feature_cols])
+    if part_cols != list(range(16)):
+        parts = np.ascontiguousarray(parts[..., part_cols])
+    p4 = np.ascontiguousarray(parts[..., :4])
+    mask = mask_from_p4(p4)
+    p4[~mask] = 0.0
+    return JetArrays(p4=p4, mask=mask, labels=labels, class_names=list(CLASS_NAMES), format=NAME,
+                     extras={"hls4ml16": parts}, extra_names={"hls4ml16": list(PARTICLE_FEATURES)},
+                     jet=jet_feats, jet_names=jet_names, sources=[path])

@@ -1,0 +1,76 @@
+"""Per-feature standardisation fitted on the training split (real particles only), saved with a run.
+
+The state is JSON-serialisable (``state_dict()``) and re-applied at evaluation and export
+(``Normaliser.from_state(state).apply(...)`` in numpy or ``apply_torch`` inside a graph).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tagformer.errors import DataError
+
+MIN_STD = 1e-6
+
+
+@dataclass
+class Normaliser:
+    """x -> (x - mean) / std per feature; padded slots are set to 0."""
+
+    feature_set: str
+    feature_names: list[str]
+    mean: np.ndarray
+    std: np.ndarray
+    count: int = 0
+
+    @classmethod
+    def fit(cls, features: np.ndarray, mask: np.ndarray, feature_set: str,
+            feature_names: list[str]) -> Normaliser:
+        """Fit on the real particles of ``features`` (n, N, F) with ``mask`` (n, N)."""
+        real = features[mask].astype(np.float64)
+        if real.shape[0] == 0:
+            raise DataError("cannot fit the normalisation: the training split has no real particles.")
+        std = real.std(axis=0)
+        return cls(feature_set, list(feature_names), real.mean(axis=0), np.where(std < MIN_STD, 1.0, std),
+                   int(real.shape[0]))
+
+    @classmethod
+    def from_state(cls, state: dict) -> Normaliser:
+        """Rebuild from :meth:`state_dict`; DataError if the state is malformed."""
+        try:
+            mean = np.asarray(state["mean"], dtype=np.float64)
+            std = np.asarray(state["std"], dtype=np.float64)
+            names = list(state["feature_names"])
+            out = cls(str(state["feature_set"]), names, mean, std, int(state.get("count", 0)))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"normaliser state is malformed: {exc}.") from None
+        if mean.shape != (len(names),) or std.shape != (len(names),) or (std <= 0).any():
+            raise DataError(f"normaliser state is malformed: {len(names)} names, mean {mean.shape}, "
+                            f"std {std.shape} (std must be > 0).")
+        return out
+
+    def state_dict(self) -> dict:
+        """JSON-serialisable state."""
+        return {"feature_set": self.feature_set, "feature_names": list(self.feature_names),
+                "mean": [float(x) for x in self.mean], "std": [float(x) for x in self.std],
+                "count": int(self.count)}
+
+    def check_compatible(self, feature_set: str, feature_names: list[str]) -> None:
+        if feature_set != self.feature_set or list(feature_names) != self.feature_names:
+            raise DataError(f"normaliser was fitted for feature set '{self.feature_set}' "
+                            f"({len(self.feature_names)} features), not '{feature_set}'.")
+
+    def apply(self, features: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Normalised float32 copy of ``features`` with padded slots set to 0."""
+        out = (features - self.mean.astype(np.float32)) / self.std.astype(np.float32)
+        return np.where(mask[..., None], out, 0.0).astype(np.float32)
+
+    def apply_torch(self, features, mask):
+        """The same transform on torch tensors (for export graphs)."""
+        import torch
+
+        mean = torch.as_tensor(self.mean, dtype=features.dtype, device=features.device)
+        std = torch.as_tensor(self.std, dtype=features.dtype, device=features.device)
+        return torch.where(mask[..., None], (features - mean) / std, torch.zeros((), dtype=features.dtype))

@@ -1,0 +1,105 @@
+"""From reader arrays to model inputs: truncation to N particles, ordering and feature computation.
+
+Truncation keeps the N highest-pT particles of each jet (the jet axis uses all of them); the ordering is
+then applied to the kept particles. What truncation drops is counted in :class:`TruncationStats`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tagformer import kinematics as kin
+from tagformer.data.features import check_available, compute_features, relative_coordinates
+from tagformer.data.formats.base import JetArrays
+from tagformer.data.orderings import check_ordering, gather, order_indices
+
+
+@dataclass
+class TruncationStats:
+    """What truncation to N particles dropped, summed over the jets seen."""
+
+    jets: int = 0
+    jets_truncated: int = 0
+    particles: int = 0
+    particles_dropped: int = 0
+    pt: float = 0.0
+    pt_dropped: float = 0.0
+
+    @property
+    def particle_fraction_dropped(self) -> float:
+        return self.particles_dropped / self.particles if self.particles else 0.0
+
+    @property
+    def pt_fraction_dropped(self) -> float:
+        return self.pt_dropped / self.pt if self.pt else 0.0
+
+    def add(self, other: TruncationStats) -> TruncationStats:
+        return TruncationStats(*(getattr(self, k) + getattr(other, k) for k in
+                                 ("jets", "jets_truncated", "particles", "particles_dropped", "pt",
+                                  "pt_dropped")))
+
+    def as_dict(self) -> dict[str, float]:
+        return {"jets": self.jets, "jets_truncated": self.jets_truncated, "particles": self.particles,
+                "particles_dropped": self.particles_dropped,
+                "particle_fraction_dropped": self.particle_fraction_dropped,
+                "pt_fraction_dropped": self.pt_fraction_dropped}
+
+
+@dataclass
+class Prepared:
+    """Model-ready numpy arrays (features not yet normalised)."""
+
+    features: np.ndarray  # (n, N, F) float32
+    p4: np.ndarray  # (n, N, 4) float32
+    mask: np.ndarray  # (n, N) bool
+    labels: np.ndarray  # (n,) int64
+    jet: np.ndarray | None
+    stats: TruncationStats
+
+
+def _pad_to(a: np.ndarray, n: int) -> np.ndarray:
+    if a.shape[1] >= n:
+        return a
+    pad = [(0, 0)] * a.ndim
+    pad[1] = (0, n - a.shape[1])
+    return np.pad(a, pad)
+
+
+def prepare(arrays: JetArrays, feature_set: str, num_particles: int, ordering: str,
+            rng: np.random.Generator | None = None) -> Prepared:
+    """Truncate/pad to ``num_particles``, order, and compute ``feature_set``.
+
+    Raises
+    ------
+    DataError
+        If the dataset cannot provide ``feature_set`` or the ordering is unknown.
+    """
+    source = arrays.sources[0] if arrays.sources else arrays.format
+    check_available(feature_set, arrays.extras, arrays.format, source)
+    check_ordering(ordering)
+    mask = arrays.mask
+    p4 = np.where(mask[..., None], arrays.p4, 0.0).astype(np.float32)
+    jet_p4 = p4.astype(np.float64).sum(axis=1)
+    pt = kin.pt(p4)
+    # keep the N highest-pT particles
+    keep = np.argsort(np.where(mask, -pt, np.inf), axis=1, kind="stable")[:, :num_particles]
+    kept_mask = gather(mask, keep)
+    kept_pt = np.where(kept_mask, gather(pt, keep), 0.0)
+    n_real = mask.sum(axis=1)
+    stats = TruncationStats(
+        jets=len(arrays), jets_truncated=int((n_real > num_particles).sum()),
+        particles=int(n_real.sum()), particles_dropped=int(n_real.sum() - kept_mask.sum()),
+        pt=float(np.where(mask, pt, 0.0).sum()), pt_dropped=float(np.where(mask, pt, 0.0).sum() - kept_pt.sum()))
+    p4, mask = gather(p4, keep), kept_mask
+    extras = {k: gather(v, keep) for k, v in arrays.extras.items()}
+    if ordering != "pt":
+        deta, dphi = relative_coordinates(p4, jet_p4)
+        idx = order_indices(ordering, kin.pt(p4), deta, dphi, mask, rng)
+        p4, mask = gather(p4, idx), gather(mask, idx)
+        extras = {k: gather(v, idx) for k, v in extras.items()}
+    features = compute_features(feature_set, p4, mask, jet_p4, extras)
+    p4 = np.where(mask[..., None], p4, 0.0).astype(np.float32)
+    return Prepared(features=_pad_to(features, num_particles), p4=_pad_to(p4, num_particles),
+                    mask=_pad_to(mask, num_particles), labels=arrays.labels, jet=arrays.jet, stats=stats)

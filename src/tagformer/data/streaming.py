@@ -1,0 +1,170 @@
+"""Streaming loading for JetClass-size data: an IterableDataset over file chunks with a shuffle buffer.
+
+Work is cut into units (file, start, stop) of ``chunk_size`` jets (a whole file for npz). Each worker
+process (and each distributed rank) takes every k-th unit, so no jet is read twice. Within a worker the
+unit order is shuffled per epoch; prepared jets go into a buffer of at most ``shuffle_buffer`` jets, and
+whenever a new chunk overflows it, the buffer is permuted and full batches are emitted until it fits again.
+
+Memory bound per worker: (shuffle_buffer + chunk_size) prepared jets of N x (F + 4 + 1) values, plus one
+raw chunk as read from disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+from torch.utils.data import IterableDataset, get_worker_info
+
+from tagformer.data.collate import LoaderJetBatch, batch_from_numpy
+from tagformer.data.formats import get_reader, iter_chunks
+from tagformer.data.normalise import Normaliser
+from tagformer.data.pipeline import prepare
+from tagformer.data.splits import jet_split
+
+SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
+FILE_SHIFT = 40  # global jet index = file number << 40 | entry
+
+
+@dataclass
+class StreamSpec:
+    """What to stream: files of one split (``fractions`` set when the split is carved from them)."""
+
+    files: list[str]
+    format: str
+    split: str
+    feature_set: str
+    num_particles: int
+    ordering: str
+    batch_size: int
+    shuffle: bool
+    shuffle_buffer: int
+    seed: int = 0
+    chunk_size: int = 10_000
+    fractions: dict[str, float] = field(default_factory=dict)
+    max_jets: int | None = None
+
+
+def work_units(files: list[str], format: str, chunk_size: int) -> list[tuple[int, int, int]]:
+    """(file number, start, stop) units covering every file."""
+    reader = get_reader(format)
+    units = []
+    for i, path in enumerate(files):
+        n = reader.count(path)
+        step = n if format == "quarkgluon" else chunk_size
+        units += [(i, lo, min(lo + step, n)) for lo in range(0, n, max(step, 1))]
+    return units
+
+
+def _rank_and_world() -> tuple[int, int]:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+class StreamingJetDataset(IterableDataset):
+    """Yields :class:`LoaderJetBatch` objects (use ``DataLoader(ds, batch_size=None)``)."""
+
+    def __init__(self, spec: StreamSpec, normaliser: Normaliser):
+        self.spec = spec
+        self.normaliser = normaliser
+        self.units = work_units(spec.files, spec.format, spec.chunk_size)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _my_units(self) -> tuple[list[tuple[int, int, int]], int, int, int]:
+        info = get_worker_info()
+        wid, nw = (info.id, info.num_workers) if info is not None else (0, 1)
+        rank, world = _rank_and_world()
+        slot, slots = rank * nw + wid, world * nw
+        return self.units[slot::slots], slot, slots, (info.seed if info is not None else 0)
+
+    def _chunks(self, units, rng) -> Iterator[tuple[int, object]]:
+        spec = self.spec
+        for file_no, start, stop in units:
+            for chunk in iter_chunks(spec.files[file_no], spec.format, spec.chunk_size, start, stop):
+                if spec.fractions:
+                    entries = np.arange(start, start + len(chunk), dtype=np.int64)
+                    ids = jet_split((file_no << FILE_SHIFT) | entries, spec.fractions, spec.seed)
+                    chunk = chunk.select(ids == SPLIT_IDS[spec.split])
+                    start += len(entries)
+                if len(chunk):
+                    yield chunk
+
+    def __iter__(self) -> Iterator[LoaderJetBatch]:
+        spec = self.spec
+        units, slot, slots, worker_seed = self._my_units()
+        rng = np.random.default_rng([spec.seed, self.epoch, slot, worker_seed & 0xFFFFFFFF])
+        self.epoch += 1
+        if spec.shuffle:
+            units = [units[i] for i in rng.permutation(len(units))]
+        cap = None
+        if spec.max_jets is not None:
+            cap = spec.max_jets // slots + (1 if slot < spec.max_jets % slots else 0)
+        buffer: list[tuple[np.ndarray, ...]] = []
+        held = seen = 0
+        for chunk in self._chunks(units, rng):
+            if cap is not None:
+                chunk = chunk.select(slice(0, cap - seen))
+            seen += len(chunk)
+            prep = prepare(chunk, spec.feature_set, spec.num_particles, spec.ordering, rng)
+            feats = self.normaliser.apply(prep.features, prep.mask)
+            jet = prep.jet if prep.jet is not None else np.zeros((len(chunk), 0), np.float32)
+            buffer.append((feats, prep.p4, prep.mask, prep.labels, jet))
+            held += len(chunk)
+            if not spec.shuffle:
+                yield from self._emit(buffer, None, final=False)
+                held = sum(len(b[3]) for b in buffer)
+            elif held > spec.shuffle_buffer:
+                yield from self._emit(buffer, rng, final=False, keep=spec.shuffle_buffer)
+                held = sum(len(b[3]) for b in buffer)
+            if cap is not None and seen >= cap:
+                break
+        yield from self._emit(buffer, rng if spec.shuffle else None, final=True)
+
+    def _emit(self, buffer: list, rng: np.random.Generator | None, final: bool,
+              keep: int = 0) -> Iterator[LoaderJetBatch]:
+        """Emit full batches from ``buffer`` (in place) until at most ``keep`` jets remain (all if final)."""
+        if not buffer:
+            return
+        cols = [np.concatenate(c) if len(buffer) > 1 else c[0] for c in zip(*buffer)]
+        n, bs = len(cols[3]), self.spec.batch_size
+        order = rng.permutation(n) if rng is not None else np.arange(n)
+        n_out = n if final else max(0, -(-(n - keep) // bs) * bs if keep else (n // bs) * bs)
+        n_out = min(n_out, n)
+        for lo in range(0, n_out, bs):
+            idx = order[lo:min(lo + bs, n_out)]
+            has_jet = cols[4].shape[1] > 0
+            yield batch_from_numpy(cols[0][idx], cols[1][idx], cols[2][idx], cols[3][idx],
+                                   cols[4][idx] if has_jet else None)
+        rest = order[n_out:]
+        buffer.clear()
+        if len(rest):
+            buffer.append(tuple(c[rest] for c in cols))
+
+
+def fit_normaliser_streaming(spec: StreamSpec, feature_names: list[str], max_jets: int) -> Normaliser:
+    """Fit the normalisation on up to ``max_jets`` training jets, taking chunks round-robin over files."""
+    units = work_units(spec.files, spec.format, spec.chunk_size)
+    by_file: dict[int, list] = {}
+    for u in units:
+        by_file.setdefault(u[0], []).append(u)
+    ordered = [u for k in range(max(len(v) for v in by_file.values())) for v in by_file.values() if k < len(v)]
+    ds = StreamingJetDataset(spec, Normaliser(spec.feature_set, feature_names,
+                                              np.zeros(len(feature_names)), np.ones(len(feature_names))))
+    feats, masks, total = [], [], 0
+    rng = np.random.default_rng(spec.seed)
+    for chunk in ds._chunks(ordered, rng):
+        chunk = chunk.select(slice(0, max_jets - total))
+        prep = prepare(chunk, spec.feature_set, spec.num_particles, spec.ordering, rng)
+        feats.append(prep.features)
+        masks.append(prep.mask)
+        total += len(chunk)
+        if total >= max_jets:
+            break
+    return Normaliser.fit(np.concatenate(feats), np.concatenate(masks), spec.feature_set, feature_names)
