@@ -1,0 +1,28 @@
+"""``tagformer inspect``: per-class counts and medians of a jet file, optional histograms."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("inspect", help="per-class counts and medians of a jet file (hls4ml layout)",
+                              description="Print per-class counts and medians of mass, soft-drop mass, tau21, "
+                              "tau32 and multiplicity; --plot writes histograms.")
+    p.add_argument("file", help="HDF5 file in the hls4ml layout")
+    p.add_argument("--plot", default=None, metavar="DIR", help="write one PNG histogram per observable here")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from tagformer.data.summary import plot_histograms, summarize, summary_table
+
+    summaries = summarize(args.file)
+    console = Console()
+    console.print(summary_table(args.file, summaries))
+    if args.plot:
+        files = plot_histograms(args.file, args.plot)
+        console.print(f"wrote {len(files)} plots to {args.plot}")
+    return 0

@@ -1,0 +1,136 @@
+"""Generate the jets of one shard: Pythia batches → detector → clustering → truth matching → features."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import awkward as ak
+import numpy as np
+
+from tagformer.data.generate import detector as det
+from tagformer.data.generate.config import ALL_CLASSES, GenerateConfig
+from tagformer.data.generate.features import constituent_features, padded_p4
+from tagformer.data.generate.jets import cluster, jet_four_vectors, observables
+from tagformer.data.generate.pythia import make_pythia, shard_seeds, silence_fastjet_banner
+from tagformer.data.generate.truth import match_jets, truth_objects
+
+#: Stop a shard that keeps yielding no matched jets (a broken setting) instead of looping forever.
+_MAX_EMPTY_EVENTS = 20_000
+
+
+@dataclass(frozen=True)
+class ShardSpec:
+    """One unit of work: ``count`` jets of class ``label``, shard number ``index`` of that class."""
+
+    label: str
+    index: int
+    count: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.label}-{self.index:05d}"
+
+
+@dataclass
+class ShardResult:
+    """Arrays of one shard plus timing of its stages (seconds)."""
+
+    constituents: np.ndarray
+    jets: np.ndarray
+    events: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def plan_shards(config: GenerateConfig) -> list[ShardSpec]:
+    """All shards of a run, independent of the number of workers (class-major, then shard index)."""
+    shards = []
+    for label in config.classes:
+        n_full, rest = divmod(config.jets_per_class, config.shard_size)
+        sizes = [config.shard_size] * n_full + ([rest] if rest else [])
+        shards += [ShardSpec(label, i, s) for i, s in enumerate(sizes)]
+    return shards
+
+
+def _next_batch_size(config: GenerateConfig, needed: int, jets: int, events: int) -> int:
+    """Events for the next Pythia batch: deterministic, shrinking as the shard fills up."""
+    if events == 0 or jets == 0:
+        return config.batch_events
+    estimate = math.ceil(1.1 * needed * events / jets) + 2
+    return int(min(config.batch_events, max(estimate, 5)))
+
+
+def _final_state(prt: ak.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    fs = prt[prt.status > 0]
+    counts = ak.to_numpy(ak.num(fs))
+    p = fs.p
+    p4 = np.stack([ak.to_numpy(ak.flatten(p[f])) for f in ("px", "py", "pz", "e")], axis=1)
+    pid = ak.to_numpy(ak.flatten(fs.id))
+    return p4, pid, np.repeat(np.arange(len(counts)), counts)
+
+
+def generate_shard(config: GenerateConfig, spec: ShardSpec,
+                   progress: Callable[[int], None] | None = None) -> ShardResult:
+    """Generate exactly ``spec.count`` matched jets of class ``spec.label``.
+
+    Parameters
+    ----------
+    progress
+        Called with the number of newly accepted jets after each Pythia batch.
+    """
+    t_start = time.perf_counter()
+    silence_fastjet_banner()
+    pythia_seed, np_seed = shard_seeds(config.seed, spec.label, spec.index)
+    rng = np.random.default_rng(np_seed)
+    t0 = time.perf_counter()
+    py = make_pythia(config, spec.label, pythia_seed)
+    timings = {"pythia": time.perf_counter() - t0, "detector": 0.0, "clustering": 0.0, "matching": 0.0}
+    kept_jets, kept_cons = [], []
+    n_jets = n_events = empty_events = 0
+    while n_jets < spec.count:
+        n_batch = _next_batch_size(config, spec.count - n_jets, n_jets, n_events)
+        t0 = time.perf_counter()
+        prt = py.nextBatch(n_batch).prt
+        t1 = time.perf_counter()
+        p4, pid, event = _final_state(prt)
+        if config.detector == "parametric":
+            parts = det.apply_detector(p4, pid, event, len(prt), rng, calo_eta_max=config.calo_eta_max,
+                                       ecal_cell=config.ecal_cell, hcal_cell=config.hcal_cell)
+        else:
+            parts = det.particle_level(p4, pid, event, len(prt))
+        t2 = time.perf_counter()
+        jets, cons = cluster(parts, config.jet_algorithm, config.jet_r, config.jet_pt_min, config.eta_max,
+                             config.max_jets_per_event)
+        t3 = time.perf_counter()
+        matched = match_jets(jets.eta, jets.phi, truth_objects(prt, spec.label), config.jet_r)
+        new_jets, new_cons = ak.flatten(jets[matched]), ak.flatten(cons[matched], axis=1)
+        t4 = time.perf_counter()
+        timings["pythia"] += t1 - t0
+        timings["detector"] += t2 - t1
+        timings["clustering"] += t3 - t2
+        timings["matching"] += t4 - t3
+        n_events += len(prt)
+        take = min(len(new_jets), spec.count - n_jets)
+        empty_events = 0 if take else empty_events + len(prt)
+        if empty_events > _MAX_EMPTY_EVENTS:
+            raise RuntimeError(f"no matched {spec.label} jet in {empty_events} events; settings too tight?")
+        if take:
+            kept_jets.append(new_jets[:take])
+            kept_cons.append(new_cons[:take])
+            n_jets += take
+            if progress is not None:
+                progress(take)
+    t0 = time.perf_counter()
+    jets_all, cons_all = ak.concatenate(kept_jets), ak.concatenate(kept_cons)
+    jet_p4 = jet_four_vectors(jets_all)
+    obs = observables(cons_all, jet_p4, config.jet_r, config.softdrop_beta, config.softdrop_zcut)
+    p4, mask = padded_p4(cons_all, config.n_constituents)
+    feats = constituent_features(p4, mask, jet_p4)
+    labels = np.zeros((spec.count, len(ALL_CLASSES)), np.float64)
+    labels[:, ALL_CLASSES.index(spec.label)] = 1.0
+    table = np.concatenate([obs, labels], axis=1).astype(np.float32)
+    timings["features"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - t_start
+    return ShardResult(constituents=feats, jets=table, events=n_events, timings=timings)
