@@ -9,6 +9,10 @@ import numpy as np
 FEATURES = ["px", "py", "pz", "e", "erel", "pt", "ptrel", "eta", "etarel", "etarot", "phi", "phirel",
             "phirot", "deltaR", "costheta", "costhetarel"]
 CLASSES = ["j_g", "j_q", "j_w", "j_z", "j_t"]
+#: Overrides that make a transformer_tiny run on the tiny file take a few seconds.
+TINY_OVERRIDES = ["data.batch_size=32", "data.num_particles=16", "trainer.progress=false",
+                  "trainer.checkpoint_every_n_steps=2", "trainer.threads=1", "model.num_layers=1",
+                  "trainer.log_every_n_steps=2"]
 
 
 def write_tiny_hls4ml(path: Path, jets_per_class: int = 40, particles: int = 20, seed: int = 0,

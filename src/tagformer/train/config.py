@@ -54,6 +54,7 @@ class ScheduleConfig(_Strict):
 
 class TrainerConfig(_Strict):
     max_epochs: int = Field(20, ge=1)
+    max_time_s: float | None = Field(None, gt=0)  # stop after this much training time (resume counts it)
     patience: int = Field(5, ge=1)
     monitor: Literal["val_loss", "val_acc"] = "val_loss"
     grad_clip: float | None = Field(1.0, gt=0)
@@ -142,6 +143,11 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
             value = yaml.safe_load(raw) if raw != "" else None
         except yaml.YAMLError as exc:
             raise ConfigError(f"override {item!r}: cannot parse value {raw!r}") from exc
+        if isinstance(value, str):  # YAML 1.1 reads "1e-4" as a string; numbers should be numbers
+            try:
+                value = float(value) if value.strip().lower() not in ("nan", "inf", "-inf", "infinity") else value
+            except ValueError:
+                pass
         node = out
         parts = key.split(".")
         for part in parts[:-1]:

@@ -207,6 +207,7 @@ def train(cfg: RunConfig | None, run_dir: str | Path, *, resume: bool = False, o
         log_every_n_steps=cfg.trainer.log_every_n_steps,
         limit_train_batches=cfg.trainer.limit_train_batches,
         limit_val_batches=cfg.trainer.limit_val_batches,
+        max_time={"seconds": cfg.trainer.max_time_s} if cfg.trainer.max_time_s else None,
         default_root_dir=run_dir,
     )
     state_path = run_dir / "wall_time.json"
@@ -215,6 +216,10 @@ def train(cfg: RunConfig | None, run_dir: str | Path, *, resume: bool = False, o
     ckpt_path = str(last) if resume and last.exists() else None
     try:
         trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path, weights_only=True)
+    except SystemExit as exc:  # Lightning turns Ctrl+C into sys.exit(1) after a graceful shutdown
+        if trainer.interrupted:
+            raise KeyboardInterrupt from exc
+        raise
     finally:
         _write_json(state_path, {"wall_time_s": previous + time.perf_counter() - t0})
     if trainer.interrupted:

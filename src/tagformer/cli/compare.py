@@ -1,0 +1,55 @@
+"""``tagformer compare``: one table across evaluated runs (mean ± std over seeds) and cost plots."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "compare",
+        help="compare evaluated runs: accuracy, AUC, rejection vs params and FLOPs",
+        description="Tabulate evaluated runs (markdown on stdout; CSV with --csv). Runs of the same preset, "
+        "overrides and N are grouped and shown as mean ± std over seeds. A RUN may also be a directory "
+        "holding run directories.",
+    )
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run directories (or parents of run directories)")
+    p.add_argument("--csv", help="write the table as CSV to this file")
+    p.add_argument("--plot", metavar="DIR", help="write accuracy/rejection vs FLOPs/params plots to DIR")
+    p.add_argument("--profile", metavar="CSV", help="a `tagformer profile` CSV: adds latency and throughput")
+    p.set_defaults(func=run)
+
+
+def expand_runs(paths: list[str]) -> list[Path]:
+    """Each path itself if it is a run directory, else its sub-directories that are runs."""
+    from tagformer.errors import TagformerError
+
+    out: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if (path / "config.yaml").exists() or not path.is_dir():
+            out.append(path)
+            continue
+        children = sorted(p for p in path.iterdir() if (p / "config.yaml").exists())
+        if not children:
+            raise TagformerError(f"{path} is neither a run directory nor a directory of runs")
+        out.extend(children)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from tagformer.eval.compare import compare_runs, join_profile, read_profile, to_csv, to_markdown, write_plots
+
+    rows = compare_runs(expand_runs(args.runs))
+    if args.profile:
+        rows = join_profile(rows, read_profile(args.profile))
+    print(to_markdown(rows), end="")
+    if args.csv:
+        Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.csv).write_text(to_csv(rows))
+        print(f"wrote {args.csv}")
+    if args.plot:
+        for path in write_plots(rows, args.plot):
+            print(f"wrote {path}")
+    return 0

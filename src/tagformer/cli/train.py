@@ -1,0 +1,65 @@
+"""``tagformer train``: train one model on one dataset into a run directory."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from tagformer.errors import ConfigError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train a model (Lightning loop, checkpoints, resume, early stopping)",
+        description="Train MODEL on DATA. Settings merge as: packaged configs/base.yaml, configs/<model>.yaml, "
+        "--config FILE, --model/--data, then dotted overrides such as trainer.max_epochs=3 model.dim=32 "
+        "data.num_particles=150 (values parsed as YAML). The run directory receives config.yaml, "
+        "normaliser.json, checkpoints/{last.ckpt,best.pt}, metrics.csv, logs/ and summary.json.",
+    )
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted config overrides")
+    p.add_argument("--model", help="model or preset name (see `tagformer models`)")
+    p.add_argument("--data", help="dataset file, directory or glob")
+    p.add_argument("--config", help="a run YAML file (same sections as configs/base.yaml)")
+    p.add_argument("--run-dir", help="run directory (default runs/<model>-seed<seed>)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --run-dir from its last checkpoint (starts it if it does not exist)")
+    p.add_argument("--devices", type=int, default=None, help="number of devices; > 1 trains with DDP")
+    p.set_defaults(func=run)
+
+
+def _default_run_dir(cfg: object) -> Path:
+    from tagformer.models.registry import resolve
+
+    _, preset = resolve(cfg.model.name)  # type: ignore[attr-defined]
+    return Path("runs") / f"{preset}-seed{cfg.seed}"  # type: ignore[attr-defined]
+
+
+def run(args: argparse.Namespace) -> int:
+    from tagformer.train.config import build_config
+    from tagformer.train.run import train
+
+    if args.devices is not None and args.devices < 1:
+        raise ConfigError(f"--devices must be >= 1, got {args.devices}")
+    run_dir = Path(args.run_dir) if args.run_dir else None
+    resuming = args.resume and run_dir is not None and (run_dir / "config.yaml").exists()
+    if args.resume and run_dir is None and not (args.model or args.config):
+        raise ConfigError("--resume needs --run-dir (or the --model/--data/--config of the original run)")
+    if resuming:
+        summary = train(None, run_dir, resume=True, overrides=args.overrides, devices=args.devices)
+    else:
+        if not (args.model or args.config):
+            raise ConfigError("give --model NAME (or a --config file that sets model.name)")
+        cfg = build_config(model=args.model, data=args.data, config_file=args.config, overrides=args.overrides)
+        run_dir = run_dir or _default_run_dir(cfg)
+        resume = args.resume and (run_dir / "config.yaml").exists()
+        summary = train(None if resume else cfg, run_dir, resume=resume, overrides=args.overrides if resume else [],
+                        devices=args.devices)
+    if summary:
+        val = summary.get("val", {})
+        flops = summary.get("flops_per_jet")
+        print(f"run {run_dir}: {summary['preset']} best epoch {summary['best_epoch']} "
+              f"val_acc {val.get('val_acc', float('nan')):.4f} val_loss {val.get('val_loss', float('nan')):.4f}; "
+              f"{summary['params']:,} params, {flops / 1e6 if flops else float('nan'):.3f}M FLOPs/jet "
+              f"(N={summary['num_particles']}); {summary['wall_time_s']:.0f} s")
+    return 0

@@ -1,0 +1,117 @@
+"""The end-to-end demo behind ``tagformer quickstart`` / ``make quickstart``.
+
+Generates a small 5-class dataset if none exists, trains three contrasting trigger-size models for a few
+minutes each on CPU, evaluates them and compares them. Idempotent: finished steps are reused, an
+interrupted training run resumes from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tagformer.errors import TagformerError
+
+#: One pick per group, the first registered name wins: a baseline, full attention, an efficient model.
+CANDIDATES: tuple[tuple[str, ...], ...] = (
+    ("deepsets_small", "deepsets", "pointnet_small", "pointnet", "mlp"),
+    ("transformer_tiny", "transformer_small", "transformer"),
+    ("phat_small", "phat", "salt_small", "salt", "linformer_small", "linformer"),
+)
+
+
+@dataclass
+class QuickstartConfig:
+    out: Path = Path("quickstart")
+    data: Path | None = None  # default: <out>/jets_5class.h5 (generated when missing)
+    jets_per_class: int = 1000
+    num_particles: int = 64
+    max_epochs: int = 8
+    max_time_s: float = 150.0  # per model
+    models: Sequence[str] | None = None
+    seed: int = 0
+    generate_workers: int = 2
+    extra_overrides: list[str] = field(default_factory=list)
+
+
+def pick_models(requested: Sequence[str] | None = None) -> list[str]:
+    """The requested models (validated) or one registered model per :data:`CANDIDATES` group."""
+    from tagformer.models.registry import list_models, list_presets, resolve
+
+    if requested:
+        for name in requested:
+            resolve(name)
+        return list(requested)
+    known = set(list_models()) | set(list_presets())
+    picks = []
+    for group in CANDIDATES:
+        found = next((n for n in group if n in known), None)
+        if found and found not in picks:
+            picks.append(found)
+    if not picks:
+        raise TagformerError("no model of the quickstart selection is registered")
+    return picks
+
+
+def ensure_data(cfg: QuickstartConfig, say: Callable[[str], None]) -> Path:
+    """Return the dataset path, generating it with Pythia 8 + FastJet if it does not exist."""
+    path = cfg.data or cfg.out / "jets_5class.h5"
+    if path.exists():
+        say(f"[quickstart] using existing dataset {path}")
+        return path
+    if cfg.data is not None:
+        raise TagformerError(f"dataset {path} does not exist")
+    from tagformer.data.generate import generate, make_config
+
+    say(f"[quickstart] generating {cfg.jets_per_class} jets per class (g, q, W, Z, t) into {path} ...")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    gen = make_config(output=path, jets_per_class=cfg.jets_per_class, seed=cfg.seed + 1,
+                      workers=cfg.generate_workers, n_constituents=max(cfg.num_particles, 64),
+                      command="tagformer quickstart")
+    return Path(generate(gen, show_progress=True))
+
+
+def _fresh(run_dir: Path) -> bool:
+    metrics, best = run_dir / "metrics.json", run_dir / "checkpoints" / "best.pt"
+    return metrics.exists() and best.exists() and metrics.stat().st_mtime >= best.stat().st_mtime
+
+
+def run_quickstart(cfg: QuickstartConfig, say: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run the whole demo; returns ``{"runs": [...], "table": markdown, "plots": [...]}``."""
+    from tagformer.eval.compare import compare_runs, to_csv, to_markdown, write_plots
+    from tagformer.eval.evaluate import evaluate_run
+    from tagformer.train.config import build_config
+    from tagformer.train.run import train
+
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    data = ensure_data(cfg, say)
+    models = pick_models(cfg.models)
+    say(f"[quickstart] models: {', '.join(models)} (up to {cfg.max_epochs} epochs or {cfg.max_time_s:.0f} s each)")
+    runs = []
+    for i, name in enumerate(models, 1):
+        run_dir = cfg.out / "runs" / f"{name}-seed{cfg.seed}"
+        runs.append(run_dir)
+        if (run_dir / "summary.json").exists():
+            say(f"[quickstart] ({i}/{len(models)}) {name}: already trained, reusing {run_dir}")
+        else:
+            resume = (run_dir / "config.yaml").exists()
+            say(f"[quickstart] ({i}/{len(models)}) {'resuming' if resume else 'training'} {name} -> {run_dir}")
+            overrides = [f"trainer.max_epochs={cfg.max_epochs}", f"trainer.max_time_s={cfg.max_time_s}",
+                         f"data.num_particles={cfg.num_particles}", f"seed={cfg.seed}", *cfg.extra_overrides]
+            run_cfg = None if resume else build_config(model=name, data=str(data), overrides=overrides)
+            summary = train(run_cfg, run_dir, resume=resume)
+            say(f"[quickstart] {name}: best epoch {summary['best_epoch']}, "
+                f"val_acc {summary['val'].get('val_acc', float('nan')):.4f}, {summary['wall_time_s']:.0f} s")
+        if not _fresh(run_dir):
+            m = evaluate_run(run_dir)
+            say(f"[quickstart] {name}: test accuracy {m['accuracy']:.4f}, macro AUC {m['auc_macro']:.4f}")
+    rows = compare_runs(runs)
+    table = to_markdown(rows)
+    (cfg.out / "compare.md").write_text(table)
+    (cfg.out / "compare.csv").write_text(to_csv(rows))
+    plots = write_plots(rows, cfg.out / "plots")
+    (cfg.out / "quickstart.json").write_text(json.dumps({"data": str(data), "runs": [str(r) for r in runs]}) + "\n")
+    return {"runs": runs, "table": table, "plots": plots}

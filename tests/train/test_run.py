@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from tinydata import TINY_OVERRIDES
+
+from tagformer.errors import ConfigError, TagformerError
+from tagformer.train.config import build_config
+from tagformer.train.load import load_run
+from tagformer.train.run import train
+
+
+def test_run_directory_holds_everything(trained_run: Path):
+    for name in ("config.yaml", "normaliser.json", "dataset.json", "metrics.csv", "summary.json",
+                 "checkpoints/last.ckpt", "checkpoints/best.pt"):
+        assert (trained_run / name).exists(), name
+    assert list((trained_run / "logs").rglob("metrics.csv")), "Lightning CSV log missing"
+    summary = json.loads((trained_run / "summary.json").read_text())
+    assert summary["model"] == "transformer" and summary["preset"] == "transformer_tiny"
+    assert summary["params"] > 0 and summary["flops_per_jet"] > 0
+    assert summary["epochs_completed"] == 2
+    assert 0 <= summary["best_epoch"] < 2
+    assert 0.0 <= summary["val"]["val_acc"] <= 1.0
+    with open(trained_run / "metrics.csv") as fh:
+        assert [int(r["epoch"]) for r in csv.DictReader(fh)] == [0, 1]
+
+
+def test_checkpoints_load_with_weights_only(trained_run: Path):
+    last = torch.load(trained_run / "checkpoints" / "last.ckpt", weights_only=True, map_location="cpu")
+    assert "state_dict" in last and last["epoch"] == 1
+    best = torch.load(trained_run / "checkpoints" / "best.pt", weights_only=True, map_location="cpu")
+    assert set(best) == {"state_dict", "meta"}
+
+
+def test_load_run_restores_best_weights(trained_run: Path, tiny_h5: Path):
+    run = load_run(trained_run)
+    assert not run.model.training
+    assert run.info.class_names == ["g", "q", "w", "z", "t"]
+    assert run.data_config.path == str(tiny_h5)
+    best = torch.load(trained_run / "checkpoints" / "best.pt", weights_only=True)["state_dict"]
+    for key, value in run.model.state_dict().items():
+        assert torch.equal(value, best[key]), key
+    assert run.normaliser_state == json.loads((trained_run / "normaliser.json").read_text())
+
+
+def test_load_run_errors(tmp_path: Path, trained_run: Path):
+    with pytest.raises(TagformerError, match="does not exist"):
+        load_run(tmp_path / "nope")
+    with pytest.raises(TagformerError, match="not a tagformer run"):
+        load_run(tmp_path)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("config.yaml", "dataset.json", "normaliser.json"):
+        (broken / name).write_text((trained_run / name).read_text())
+    with pytest.raises(TagformerError, match=r"best\.pt"):
+        load_run(broken)
+
+
+def test_existing_run_dir_needs_resume(trained_run: Path, tiny_h5: Path):
+    cfg = build_config(model="transformer_tiny", data=str(tiny_h5), overrides=TINY_OVERRIDES)
+    with pytest.raises(ConfigError, match="--resume"):
+        train(cfg, trained_run)
+
+
+def test_nan_loss_stops_with_the_step_and_keeps_last_good_checkpoint(tiny_h5: Path, tmp_path: Path, monkeypatch):
+    from tagformer.models.transformer import Transformer
+
+    real_forward = Transformer.forward
+    calls = {"n": 0}
+
+    def poisoned(self, batch):
+        out = real_forward(self, batch)
+        calls["n"] += 1
+        return out * float("nan") if self.training and calls["n"] > 3 else out
+
+    monkeypatch.setattr(Transformer, "forward", poisoned)
+    cfg = build_config(model="transformer_tiny", data=str(tiny_h5), overrides=[*TINY_OVERRIDES, "trainer.max_epochs=1"])
+    with pytest.raises(TagformerError, match=r"at step 3 .*last checkpoint"):
+        train(cfg, tmp_path / "run")
+    last = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["global_step"] == 2
+    assert all(torch.isfinite(v).all() for v in last["state_dict"].values() if v.is_floating_point())
