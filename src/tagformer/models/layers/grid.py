@@ -1,0 +1,172 @@
+"""Geometric message passing on a per-jet eta-phi grid, computed on occupied cells only.
+
+PHAT-JeT's geometric message passing bins each jet's particles on an eta-phi grid (cell 0.05, origin at
+the jet's smallest eta and phi), sums features per cell, runs a depthwise 2D convolution (kernel 8, "same"
+padding as in Keras: 3 cells before, 4 after) and gathers the result back to the particles. Most cells of
+that dense grid are empty. For a particle ``i`` the gathered value is exactly
+
+    y_i = bias + sum_j [offset(cell_j - cell_i) in kernel window] * W[offset] * x_j
+
+over real particles ``j``, so only pairs of particles whose cells lie within the kernel window carry work.
+:class:`GridMessagePassing` evaluates that sum directly:
+
+* ``impl="sparse"``: keeps an id table (one int per cell, no features) pointing each occupied cell to a
+  representative particle, sums features per occupied cell onto that particle, looks up the K*K window
+  cells of every real particle, keeps the occupied ones (``nonzero``) and accumulates
+  ``W[offset] * cell_sum`` with ``index_add``. Feature work is proportional to the number of
+  (real particle, occupied window cell) pairs, never to the number of grid cells.
+* ``impl="auto"`` in eager mode uses the sparse path unless the jets' cores are so dense that the
+  occupied (particle, window-cell) pairs outnumber the dense grid's cells / 1.6; then the dense grid is
+  cheaper and is used (same result).
+* ``impl="pairs"`` (used automatically under tracing/ONNX export, static shapes): looks the kernel
+  weight up for every pair and contracts with an einsum; memory ``B * N * N * C``, fine at export sizes.
+
+Both are exactly equal (up to float summation order) to scatter-sum + dense depthwise conv + gather,
+which :func:`dense_grid_message` implements for tests and benchmarks. Padded particles never occupy cells.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def jet_coordinates(p4: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per-particle (eta, phi - phi_jet) from (px, py, pz, E), phi centred on the jet's circular mean.
+
+    Padded particles get (0, 0). Returns (B, N, 2).
+    """
+    safe = torch.where(mask.unsqueeze(-1), p4, torch.tensor([1.0, 0.0, 0.0, 1.0], dtype=p4.dtype))
+    px, py, pz = safe[..., 0], safe[..., 1], safe[..., 2]
+    pt = torch.sqrt(px * px + py * py).clamp(min=1e-8)
+    eta = torch.asinh(pz / pt)
+    phi = torch.atan2(py, px)
+    m = mask.to(p4.dtype)
+    phi0 = torch.atan2((torch.sin(phi) * m).sum(1, keepdim=True), (torch.cos(phi) * m).sum(1, keepdim=True))
+    dphi = torch.atan2(torch.sin(phi - phi0), torch.cos(phi - phi0))
+    coords = torch.stack([eta, dphi], dim=-1)
+    return coords.masked_fill(~mask.unsqueeze(-1), 0.0)
+
+
+def cell_indices(coords: torch.Tensor, mask: torch.Tensor, cell_size: float) -> torch.Tensor:
+    """Integer grid cells (B, N, 2) of each particle, origin at the jet's smallest coordinate (real
+    particles only); padded particles get cell (0, 0) but must be excluded by ``mask`` downstream."""
+    big = torch.finfo(coords.dtype).max
+    low = coords.masked_fill(~mask.unsqueeze(-1), big).amin(dim=1, keepdim=True)
+    low = torch.where(mask.any(dim=1)[:, None, None], low, torch.zeros_like(low))
+    cells = torch.floor((coords - low) / cell_size).clamp(min=0, max=30000)
+    return cells.masked_fill(~mask.unsqueeze(-1), 0.0).to(torch.int64)
+
+
+def _window(kernel_size: int) -> tuple[int, int]:
+    before = (kernel_size - 1) // 2
+    return before, kernel_size - 1 - before
+
+
+def _use_static_path() -> bool:
+    return bool(torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling())
+
+
+class GridMessagePassing(nn.Module):
+    """Depthwise eta-phi grid convolution evaluated only where particles are (see module docstring).
+
+    Parameters
+    ----------
+    channels : feature size C (depthwise: one kernel per channel).
+    kernel_size : grid kernel size K (K x K cells).
+    cell_size : grid cell size in eta and phi.
+    impl : ``"auto"`` (sparse in eager mode, pairs under tracing/export), ``"sparse"`` or ``"pairs"``.
+    """
+
+    def __init__(self, channels: int, kernel_size: int = 8, cell_size: float = 0.05, impl: str = "auto") -> None:
+        super().__init__()
+        if impl not in ("auto", "sparse", "pairs"):
+            raise ValueError(f"unknown grid message passing impl {impl!r}; choose auto, sparse or pairs")
+        self.channels = channels
+        self.kernel_size = kernel_size
+        self.cell_size = cell_size
+        self.impl = impl
+        #: eager "auto" falls back to the dense grid when (occupied window pairs) x ratio > grid cells;
+        #: measured on a 2-core CPU, one pair costs about 1.6 dense cells (see benchmarks/bench_phat_grid.py).
+        self.dense_ratio = 1.6
+        # Same layout as a depthwise nn.Conv2d weight (C, 1, K, K), so the dense reference can use it.
+        self.weight = nn.Parameter(torch.randn(channels, 1, kernel_size, kernel_size) / kernel_size)
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor, cells: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``x`` (B, N, C), ``cells`` (B, N, 2) int from :func:`cell_indices`, ``mask`` (B, N) -> (B, N, C)."""
+        static = self.impl == "pairs" or (self.impl == "auto" and _use_static_path())
+        return self._pairs(x, cells, mask) if static else self._sparse(x, cells, mask)
+
+    def _offsets(self, cells: torch.Tensor, mask: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
+        before, after = _window(self.kernel_size)
+        c = cells.to(dtype)
+        du = c[:, None, :, 0] - c[:, :, None, 0]  # (B, i, j): cell_j - cell_i
+        dv = c[:, None, :, 1] - c[:, :, None, 1]
+        ok = (du >= -before) & (du <= after) & (dv >= -before) & (dv <= after)
+        ok = ok & mask[:, None, :] & mask[:, :, None]
+        return du, dv, ok
+
+    def _flat_weight(self) -> torch.Tensor:
+        return self.weight.reshape(self.channels, -1).t()  # (K*K, C), index a*K + b
+
+    def _sparse(self, x: torch.Tensor, cells: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        b, n, c = x.shape
+        k = self.kernel_size
+        before, _ = _window(k)
+        out = x.new_zeros(b * n, c)
+        real = mask.reshape(-1).nonzero().squeeze(1)  # flat particle ids b * n + i of real particles
+        if real.numel() == 0:
+            return out.view(b, n, c) + self.bias
+        uv = cells.reshape(-1, 2).index_select(0, real)
+        rows = int(uv[:, 0].max()) + k
+        cols = int(uv[:, 1].max()) + k
+        # Flat id of each real particle's cell in a padded per-jet table (ids only, no features on it).
+        cid = (real // n) * (rows * cols) + (uv[:, 0] + before) * cols + (uv[:, 1] + before)
+        rep = torch.full((b * rows * cols,), -1, dtype=torch.int64, device=x.device)
+        rep.scatter_reduce_(0, cid, real, reduce="amax")  # one representative particle per occupied cell
+        owner = rep.index_select(0, cid)
+        cell_sum = x.new_zeros(b * n, c).index_add_(0, owner, x.reshape(-1, c).index_select(0, real))
+        du = torch.arange(k, device=x.device) - before
+        shift = (du[:, None] * cols + du[None, :]).reshape(-1)  # (K*K,), index a*K + b
+        # Representative of every window cell of every real particle (R * K*K ids, -1 where empty).
+        slots = rep.index_select(0, (cid[:, None] + shift[None, :]).reshape(-1))
+        pair = (slots >= 0).nonzero().squeeze(1)  # (real particle, occupied window cell) pairs only
+        if self.impl == "auto" and pair.numel() * self.dense_ratio > b * rows * cols:
+            # Window cells are mostly occupied (a dense jet core): the dense grid is cheaper here.
+            return dense_grid_message(x, cells, mask, self.weight, self.bias)
+        src = slots.index_select(0, pair)
+        msg = self._flat_weight().contiguous().index_select(0, pair % (k * k)) * cell_sum.index_select(0, src)
+        out.index_add_(0, real.index_select(0, pair // (k * k)), msg)
+        return out.view(b, n, c) + self.bias
+
+    def _pairs(self, x: torch.Tensor, cells: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        before, _ = _window(self.kernel_size)
+        du, dv, ok = self._offsets(cells, mask, torch.int64)
+        k = (du + before) * self.kernel_size + (dv + before)
+        k = torch.where(ok, k, torch.full_like(k, self.kernel_size**2))
+        table = torch.cat([self._flat_weight(), self._flat_weight().new_zeros(1, self.channels)], dim=0)
+        xs = x.masked_fill(~mask.unsqueeze(-1), 0.0)
+        return torch.einsum("bijc,bjc->bic", table[k], xs) + self.bias
+
+
+def dense_grid_message(
+    x: torch.Tensor, cells: torch.Tensor, mask: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
+) -> torch.Tensor:
+    """Reference: scatter-sum onto a dense grid sized by the batch's largest jet, depthwise ``conv2d``
+    with Keras "same" padding, gather back. Same inputs and result as :class:`GridMessagePassing`."""
+    import torch.nn.functional as F
+
+    b, n, c = x.shape
+    k = weight.shape[-1]
+    before, after = _window(k)
+    cells = cells.masked_fill(~mask.unsqueeze(-1), 0)
+    h = int(cells[..., 0].max()) + 1
+    w = int(cells[..., 1].max()) + 1
+    flat = cells[..., 0] * w + cells[..., 1]  # (B, N)
+    xs = x.masked_fill(~mask.unsqueeze(-1), 0.0)
+    grid = x.new_zeros(b, h * w, c).scatter_add_(1, flat.unsqueeze(-1).expand(b, n, c), xs)
+    grid = grid.view(b, h, w, c).permute(0, 3, 1, 2)
+    out = F.conv2d(F.pad(grid, (before, after, before, after)), weight, bias, groups=c)
+    out = out.permute(0, 2, 3, 1).reshape(b, h * w, c)
+    return torch.gather(out, 1, flat.unsqueeze(-1).expand(b, n, c))

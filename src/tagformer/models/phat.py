@@ -1,0 +1,107 @@
+"""PHAT-JeT: Patch Hierarchical Attention Transformer for jet tagging (arXiv:2605.21789).
+
+Per block: (1) geometric message passing on a per-jet eta-phi grid (cell 0.05, depthwise K x K kernel,
+evaluated on occupied cells only, :class:`~tagformer.models.layers.grid.GridMessagePassing`), then a
+dense, a norm and a residual; (2) exact multi-head attention inside patches of ``P`` consecutive
+particles; (3) patch tokens -> attention between patches -> broadcast back; (4) feed-forward network.
+Particles are expected pT-ordered with the padding last (patches are contiguous slices). The grid
+coordinates (eta, phi) come from ``p4``; ``features`` feed the embedding.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from tagformer.data.batch import JetBatch
+from tagformer.models.attention.patch import PatchAttention, PatchTokenAttention
+from tagformer.models.layers import MaskedPool, make_norm
+from tagformer.models.layers.grid import GridMessagePassing, cell_indices, jet_coordinates
+from tagformer.models.registry import Capabilities, register_model
+
+
+class GeometricMessagePassing(nn.Module):
+    """``x + norm(dense(grid_conv(x)))`` — PHAT-JeT's geometric message passing step."""
+
+    def __init__(self, dim: int, kernel_size: int, cell_size: float, norm: str) -> None:
+        super().__init__()
+        self.grid = GridMessagePassing(dim, kernel_size=kernel_size, cell_size=cell_size)
+        self.dense = nn.Linear(dim, dim)
+        self.norm = make_norm(norm, dim)
+
+    def forward(self, x: torch.Tensor, cells: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return x + self.norm(self.dense(self.grid(x, cells, mask)))
+
+
+class PHATBlock(nn.Module):
+    """Geometric message passing, patch attention, patch-token attention, FFN (pre-norm residuals)."""
+
+    def __init__(
+        self, dim: int, num_heads: int, patch_size: int, ffn_dim: int, kernel_size: int, cell_size: float,
+        norm: str, patch_pool: str,
+    ) -> None:
+        super().__init__()
+        self.gmp = GeometricMessagePassing(dim, kernel_size, cell_size, norm)
+        self.norm1 = make_norm(norm, dim)  # shared by both attentions, as in the reference
+        self.patch_attn = PatchAttention(dim, num_heads, patch_size)
+        self.token_attn = PatchTokenAttention(dim, num_heads, patch_size, pool=patch_pool)
+        self.norm2 = make_norm(norm, dim)
+        self.ffn = nn.Sequential(nn.Linear(dim, ffn_dim), nn.GELU(), nn.Linear(ffn_dim, dim))
+
+    def forward(self, x: torch.Tensor, cells: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = self.gmp(x, cells, mask)
+        x = x + self.patch_attn(self.norm1(x), mask)
+        x = x + self.token_attn(self.norm1(x), mask)
+        x = x + self.ffn(self.norm2(x))
+        return x.masked_fill(~mask.unsqueeze(-1), 0.0)
+
+
+@register_model(
+    "phat",
+    presets={
+        "phat_small": dict(dim=16, num_heads=4, patch_size=10, ffn_dim=64, depth=1),
+        "phat_medium": dict(dim=32, num_heads=4, patch_size=10, ffn_dim=128, depth=2),
+        "phat_large": dict(dim=64, num_heads=8, patch_size=16, ffn_dim=256, depth=3),
+    },
+    capabilities=Capabilities(
+        permutation_invariant=False, needs_p4=True, order_dependent="pt", onnx_exportable=True
+    ),
+    paper="arXiv:2605.21789",
+    smallest="phat_small",
+    default="phat_small",
+)
+class PHAT(nn.Module):
+    """PHAT-JeT: grid message passing + hierarchical patch attention (pT-ordered particles)."""
+
+    def __init__(
+        self,
+        num_classes: int,
+        in_features: int,
+        dim: int = 16,
+        num_heads: int = 4,
+        patch_size: int = 10,
+        ffn_dim: int = 64,
+        depth: int = 1,
+        kernel_size: int = 8,
+        cell_size: float = 0.05,
+        norm: str = "layer",
+        patch_pool: str = "mean",
+        pool: str = "max",
+    ) -> None:
+        super().__init__()
+        self.cell_size = cell_size
+        self.embed = nn.Sequential(nn.Linear(in_features, dim), nn.ReLU())
+        self.blocks = nn.ModuleList(
+            PHATBlock(dim, num_heads, patch_size, ffn_dim, kernel_size, cell_size, norm, patch_pool)
+            for _ in range(depth)
+        )
+        self.pool = MaskedPool(pool)
+        self.head = nn.Sequential(nn.Linear(self.pool.out_dim(dim), dim), nn.ReLU(), nn.Linear(dim, num_classes))
+
+    def forward(self, batch: JetBatch) -> torch.Tensor:
+        mask = batch.mask
+        cells = cell_indices(jet_coordinates(batch.p4, mask), mask, self.cell_size)
+        x = self.embed(batch.features).masked_fill(~mask.unsqueeze(-1), 0.0)
+        for block in self.blocks:
+            x = block(x, cells, mask)
+        return self.head(self.pool(x, mask))
