@@ -26,8 +26,8 @@ class ToyAttention(nn.Module):
     def forward(self, batch):  # type: ignore[no-untyped-def]
         mask = batch.mask
         x = self.embed(batch.features.masked_fill(~mask[..., None], 0.0))
-        q, k, v = self.qkv(x).chunk(3, dim=-1)
-        x = x + nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None, :])
+        q, k, v = self.qkv(x).unsqueeze(1).chunk(3, dim=-1)  # one head: (B, 1, N, dim)
+        x = x + nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None, None, :])[:, 0]
         m = mask[..., None].to(x.dtype)
         return self.head((x * m).sum(1) / m.sum(1).clamp(min=1.0))
 

@@ -1,0 +1,189 @@
+"""Export a trained run: ONNX with normalisation in the graph, parity on the test split, optional int8.
+
+``export_run(RUN)`` writes into ``RUN/export/`` (or ``out_dir``):
+
+- ``model.onnx``       fp32 graph, inputs (features raw, p4, mask) -> logits (see :mod:`.onnx`);
+- ``model.int8.onnx``  with ``int8=True``: dynamically quantised copy;
+- ``export.json``      input contract, class names, feature set and ordering, normalisation, parity of
+                       onnxruntime against torch on the run's test split, int8 accuracy change.
+
+Parity is measured on held-out jets: the run's test split, loaded through the run's own data pipeline
+(``JetDataModule`` with the saved normalisation). The loader yields normalised features; the raw features
+fed to the graph are recovered exactly by inverting that affine map on real particles
+(``x * std + mean``), so the graph's own normalisation node is part of what is checked.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from tagformer.data.batch import JetBatch
+from tagformer.errors import ModelError, TagformerError
+from tagformer.export.onnx import NormalisedTagger, export_onnx, onnx_logits, onnx_session
+from tagformer.export.parity import compare_logits
+from tagformer.export.quantize import quantize_int8
+
+ONNX_NAME = "model.onnx"
+INT8_NAME = "model.int8.onnx"
+REPORT_NAME = "export.json"
+#: An exported graph must reproduce torch's logits to this absolute tolerance.
+PARITY_TOLERANCE = 1e-4
+
+
+@dataclass
+class HeldOutJets:
+    """Held-out jets in both forms: ``raw`` for the graph, ``batch`` (normalised) for torch."""
+
+    raw_features: np.ndarray
+    p4: np.ndarray
+    mask: np.ndarray
+    labels: np.ndarray
+    batches: list[JetBatch]
+
+
+def held_out_jets(loaded: Any, max_jets: int | None = None) -> HeldOutJets:
+    """The run's test split (up to ``max_jets``) through the run's data pipeline and normalisation."""
+    from tagformer.data.datamodule import JetDataModule
+    from tagformer.data.normalise import Normaliser
+
+    norm = Normaliser.from_state(loaded.normaliser_state)
+    try:
+        dm = JetDataModule(loaded.data_config, normaliser_state=loaded.normaliser_state)
+        loader = dm.test_dataloader()
+        batches: list[JetBatch] = []
+        seen = 0
+        for batch in loader:
+            if max_jets is not None and seen + len(batch) > max_jets:
+                batch = batch.select(slice(0, max_jets - seen))
+            batches.append(JetBatch(features=batch.features, p4=batch.p4, mask=batch.mask, labels=batch.labels))
+            seen += len(batch)
+            if max_jets is not None and seen >= max_jets:
+                break
+    except FileNotFoundError as exc:
+        raise TagformerError(f"cannot load the test split of {loaded.run_dir}: {exc}") from exc
+    if not batches:
+        raise TagformerError(f"the test split of {loaded.run_dir} has no jets; nothing to check parity on")
+    feats = torch.cat([b.features for b in batches]).numpy()
+    mask = torch.cat([b.mask for b in batches]).numpy()
+    raw = np.where(mask[..., None], feats * norm.std.astype(np.float32) + norm.mean.astype(np.float32), 0.0)
+    return HeldOutJets(raw_features=raw.astype(np.float32), p4=torch.cat([b.p4 for b in batches]).numpy(),
+                    mask=mask, labels=torch.cat([b.labels for b in batches]).numpy(), batches=batches)
+
+
+def torch_logits(model: torch.nn.Module, batches: list[JetBatch]) -> np.ndarray:
+    with torch.inference_mode():
+        return torch.cat([model(b) for b in batches]).float().numpy()
+
+
+def graph_logits(path: Path, jets: HeldOutJets, threads: int | None = None, chunk: int = 1024) -> np.ndarray:
+    session = onnx_session(path, threads)
+    parts = [onnx_logits(session, jets.raw_features[i:i + chunk], jets.p4[i:i + chunk], jets.mask[i:i + chunk])
+             for i in range(0, len(jets.labels), chunk)]
+    return np.concatenate(parts)
+
+
+def _targets(out_dir: Path, int8: bool) -> list[Path]:
+    return [out_dir / ONNX_NAME, out_dir / REPORT_NAME] + ([out_dir / INT8_NAME] if int8 else [])
+
+
+def _check_exportable(loaded: Any) -> str:
+    from tagformer.models.registry import resolve
+
+    entry, preset = resolve(loaded.config.model.name)
+    if not entry.capabilities.onnx_exportable:
+        raise ModelError(f"model {entry.name!r} (run {loaded.run_dir}) is declared not ONNX-exportable "
+                         "(capabilities.onnx_exportable=False); deploy it with torch instead")
+    return preset
+
+
+def export_run(run_dir: str | Path, out_dir: str | Path | None = None, *, int8: bool = False,
+               overwrite: bool = False, max_jets: int | None = None, threads: int | None = None,
+               log: Any = None) -> dict[str, Any]:
+    """Export a run to ONNX (and int8), check parity on its test split; returns the ``export.json`` dict.
+
+    Raises :class:`TagformerError` for a missing/incomplete run, an existing export without
+    ``overwrite``, or a model that cannot be exported.
+    """
+    from tagformer.train import load_run
+
+    say = log or (lambda _msg: None)
+    loaded = load_run(run_dir)
+    out = Path(out_dir) if out_dir is not None else Path(run_dir) / "export"
+    existing = [p for p in _targets(out, int8) if p.exists()]
+    if existing and not overwrite:
+        raise TagformerError(f"{existing[0]} already exists; pass --overwrite to replace the export")
+    if out.exists() and not out.is_dir():
+        raise TagformerError(f"export directory {out} exists and is not a directory")
+    preset = _check_exportable(loaded)
+    say(f"loading the test split of {run_dir}")
+    jets = held_out_jets(loaded, max_jets)
+    wrapper = NormalisedTagger.from_state(loaded.model, loaded.normaliser_state).eval()
+    example = JetBatch(features=torch.from_numpy(jets.raw_features[:4]), p4=torch.from_numpy(jets.p4[:4]),
+                       mask=torch.from_numpy(jets.mask[:4]))
+    if len(example) < 2:
+        example = example.select(torch.tensor([0, 0]))
+    say(f"exporting {loaded.config.model.name} to {out / ONNX_NAME}")
+    onnx_path = export_onnx(wrapper, example, out / ONNX_NAME, name=f"model {loaded.config.model.name!r}")
+    reference = torch_logits(loaded.model, jets.batches)
+    fp32 = graph_logits(onnx_path, jets, threads)
+    report: dict[str, Any] = {
+        "run": str(run_dir),
+        "model": loaded.config.model.name,
+        "preset": preset,
+        "onnx": str(onnx_path),
+        "inputs": {
+            "features": {"shape": ["batch", "particles", loaded.info.in_features], "dtype": "float32",
+                         "meaning": f"raw features of feature set {loaded.data_config.feature_set!r}: "
+                                    f"{', '.join(loaded.info.feature_names)}"},
+            "p4": {"shape": ["batch", "particles", 4], "dtype": "float32", "meaning": "(px, py, pz, E) in GeV"},
+            "mask": {"shape": ["batch", "particles"], "dtype": "bool", "meaning": "True = real particle"},
+        },
+        "outputs": {"logits": {"shape": ["batch", loaded.info.num_classes], "dtype": "float32"}},
+        "class_names": list(loaded.info.class_names),
+        "ordering": loaded.data_config.ordering,
+        "num_particles": loaded.info.num_particles,
+        "normaliser": loaded.normaliser_state,
+        "parity": {**compare_logits(reference, fp32, jets.labels), "split": "test",
+                   "tolerance": PARITY_TOLERANCE},
+    }
+    report["parity"]["passed"] = bool(report["parity"]["max_abs_logit_diff"] <= PARITY_TOLERANCE)
+    if int8:
+        say(f"quantising to int8: {out / INT8_NAME}")
+        int8_path = quantize_int8(onnx_path, out / INT8_NAME)
+        report["int8"] = {"onnx": str(int8_path), "method": "onnxruntime quantize_dynamic, QInt8 weights",
+                          **compare_logits(fp32, graph_logits(int8_path, jets, threads), jets.labels),
+                          "split": "test"}
+    (out / REPORT_NAME).write_text(json.dumps(report, indent=2, default=_jsonable) + "\n")
+    return report
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
+
+
+def iter_summary(report: dict[str, Any]) -> Iterator[str]:
+    """Human-readable lines of an export report (what the CLI prints)."""
+    p = report["parity"]
+    status = "ok" if p["passed"] else "FAILED"
+    yield f"exported {report['model']} -> {report['onnx']}"
+    yield (f"parity on {p['jets']} test jets: max |logit diff| {p['max_abs_logit_diff']:.3g} "
+           f"(tolerance {p['tolerance']:g}, {status}), argmax agreement {_pct(p['argmax_agreement'])}, "
+           f"accuracy torch {_pct(p['accuracy_reference'])} / onnxruntime {_pct(p['accuracy_other'])}")
+    if "int8" in report:
+        q = report["int8"]
+        yield (f"int8 -> {q['onnx']}: accuracy {_pct(q['accuracy_other'])} vs fp32 {_pct(q['accuracy_reference'])} "
+               f"({100 * q['accuracy_change']:+.2f} points), macro AUC change {q['auc_change']:+.4f}, "
+               f"argmax agreement {_pct(q['argmax_agreement'])}, max |logit diff| {q['max_abs_logit_diff']:.3g}")
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.2f} %"
