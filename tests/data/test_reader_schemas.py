@@ -97,7 +97,7 @@ def test_quarkgluon_npz(tmp_path, writers, pid):
     assert detect_format([path]) == "quarkgluon"
     arrays = read_files([path], "quarkgluon")
     raw = np.load(path)["X"]
-    mass, flags = quarkgluon.pid_columns(raw[..., 3].astype(np.int64))
+    mass, _ = quarkgluon.pid_columns(raw[..., 3].astype(np.int64))
     mt = np.sqrt(truth.pt**2 + mass**2)
     expected = np.stack([truth.pt * np.cos(truth.phi), truth.pt * np.sin(truth.phi),
                          mt * np.sinh(truth.rap), mt * np.cosh(truth.rap)], -1)

@@ -15,11 +15,11 @@ from tagformer.data.batch import JetBatch
 from tagformer.data.collate import keep_batch
 from tagformer.data.dataset import InMemoryJetDataset
 from tagformer.data.features import feature_names
-from tagformer.data.formats import FORMATS, detect_format, get_reader, read_files
+from tagformer.data.formats import FORMATS, detect_format, get_reader, read_files, read_files_indexed
 from tagformer.data.normalise import Normaliser
 from tagformer.data.orderings import check_ordering
 from tagformer.data.pipeline import Prepared, TruncationStats, prepare
-from tagformer.data.splits import SplitPlan, fraction_indices, plan_splits
+from tagformer.data.splits import SplitPlan, jet_split, plan_splits
 from tagformer.data.streaming import StreamingJetDataset, StreamSpec, fit_normaliser_streaming
 from tagformer.errors import ConfigError, DataError
 
@@ -130,11 +130,12 @@ class JetDataModule(lightning.LightningDataModule):
             cap = None
             if c.max_jets is not None:
                 cap = int(np.ceil(c.max_jets / (1.0 - sum(plan.fractions.values()))))
-            arrays = read_files(plan.files["train"], fmt, cap)
-            parts = fraction_indices(len(arrays), plan.fractions, c.seed)
-            for split, idx in parts.items():
+            arrays, index = read_files_indexed(plan.files["train"], fmt, cap)
+            ids = jet_split(index, plan.fractions, c.seed)
+            for split in ("train", *plan.fractions):
                 if split not in self._prepared:
-                    self._prepared[split] = self._prepare_arrays(arrays.select(idx[:c.max_jets]), split)
+                    idx = np.flatnonzero(ids == ("train", "val", "test").index(split))[:c.max_jets]
+                    self._prepared[split] = self._prepare_arrays(arrays.select(idx), split)
         for split in need - set(self._prepared):
             arrays = read_files(plan.files[split], fmt, c.max_jets)
             self._prepared[split] = self._prepare_arrays(arrays, split)

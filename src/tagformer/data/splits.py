@@ -59,23 +59,11 @@ def plan_splits(path: str, val_path: str | None, test_path: str | None, val_frac
     return SplitPlan(files=files, fractions=fractions, published=published is not None)
 
 
-def fraction_indices(n: int, fractions: dict[str, float], seed: int) -> dict[str, np.ndarray]:
-    """Deterministic disjoint index sets: ``train`` plus each split in ``fractions``."""
-    perm = np.random.default_rng(seed).permutation(n)
-    out, lo = {}, 0
-    for split in ("val", "test"):
-        if split in fractions:
-            k = round(n * fractions[split])
-            out[split] = np.sort(perm[lo:lo + k])
-            lo += k
-    out["train"] = np.sort(perm[lo:])
-    return out
-
-
 def jet_split(global_index: np.ndarray, fractions: dict[str, float], seed: int) -> np.ndarray:
     """Split id (0 train, 1 val, 2 test) of each jet from a hash of its (file, entry) index.
 
-    Used by streaming, where the total is not known in advance: deterministic and independent of chunking.
+    In-memory and streaming loading use the same hash, so a jet lands in the same split either way,
+    independently of chunking, workers and ``max_jets``.
     """
     z = global_index.astype(np.uint64) + np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)  # splitmix64 finaliser

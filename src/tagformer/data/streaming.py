@@ -18,13 +18,13 @@ import numpy as np
 from torch.utils.data import IterableDataset, get_worker_info
 
 from tagformer.data.collate import LoaderJetBatch, batch_from_numpy
-from tagformer.data.formats import get_reader, iter_chunks
+from tagformer.data.formats import FILE_SHIFT, get_reader, iter_chunks
+from tagformer.data.formats.base import JetArrays
 from tagformer.data.normalise import Normaliser
 from tagformer.data.pipeline import prepare
 from tagformer.data.splits import jet_split
 
 SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
-FILE_SHIFT = 40  # global jet index = file number << 40 | entry
 
 
 @dataclass
@@ -84,7 +84,7 @@ class StreamingJetDataset(IterableDataset):
         slot, slots = rank * nw + wid, world * nw
         return self.units[slot::slots], slot, slots, (info.seed if info is not None else 0)
 
-    def _chunks(self, units, rng) -> Iterator[tuple[int, object]]:
+    def _chunks(self, units) -> Iterator[JetArrays]:
         spec = self.spec
         for file_no, start, stop in units:
             for chunk in iter_chunks(spec.files[file_no], spec.format, spec.chunk_size, start, stop):
@@ -108,7 +108,7 @@ class StreamingJetDataset(IterableDataset):
             cap = spec.max_jets // slots + (1 if slot < spec.max_jets % slots else 0)
         buffer: list[tuple[np.ndarray, ...]] = []
         held = seen = 0
-        for chunk in self._chunks(units, rng):
+        for chunk in self._chunks(units):
             if cap is not None:
                 chunk = chunk.select(slice(0, cap - seen))
             seen += len(chunk)
@@ -159,7 +159,7 @@ def fit_normaliser_streaming(spec: StreamSpec, feature_names: list[str], max_jet
                                               np.zeros(len(feature_names)), np.ones(len(feature_names))))
     feats, masks, total = [], [], 0
     rng = np.random.default_rng(spec.seed)
-    for chunk in ds._chunks(ordered, rng):
+    for chunk in ds._chunks(ordered):
         chunk = chunk.select(slice(0, max_jets - total))
         prep = prepare(chunk, spec.feature_set, spec.num_particles, spec.ordering, rng)
         feats.append(prep.features)

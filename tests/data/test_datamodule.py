@@ -1,0 +1,167 @@
+"""JetDataModule: in-memory and streaming paths, splits, normalisation state, device transfer."""
+
+from __future__ import annotations
+
+import json
+
+import lightning
+import numpy as np
+import pytest
+import torch
+
+from tagformer.data import DataConfig, JetBatch, JetDataModule
+from tagformer.data.collate import LoaderJetBatch, collate_jets
+from tagformer.errors import ConfigError, DataError
+
+
+def _jet_ids(batches) -> np.ndarray:
+    """An identifier per jet: its leading particle's px and pz (written distinct by the writers)."""
+    return np.concatenate([np.round(b.p4[:, 0, 0].numpy().astype(np.float64) * 1e3 + b.p4[:, 0, 2].numpy(), 2)
+                           for b in batches])
+
+
+@pytest.fixture
+def hls_dir(tmp_path, writers):
+    for i in range(3):
+        writers.hls4ml(str(tmp_path / f"jets_{i}.h5"), n=40, p=30, seed=i)
+    return tmp_path
+
+
+def test_in_memory_batches_and_info(hls_dir):
+    dm = JetDataModule(DataConfig(path=str(hls_dir), num_particles=16, batch_size=8))
+    info = dm.info
+    assert (info.format, info.num_classes, info.in_features, info.num_particles) == ("hls4ml", 5, 3, 16)
+    assert info.feature_names == ["pt", "deta", "dphi"]
+    dm.setup("fit")
+    batches = list(dm.train_dataloader())
+    assert all(isinstance(b, JetBatch) for b in batches)
+    b = batches[0].validate()
+    assert b.features.shape == (8, 16, 3) and b.p4.shape == (8, 16, 4) and b.labels.dtype == torch.int64
+    assert b.jet is not None and b.jet.shape == (8, 53)
+    feats = torch.cat([x.features[x.mask] for x in batches])
+    assert feats.mean(0).abs().max() < 1e-3 and (feats.std(0) - 1).abs().max() < 1e-2
+    assert all((x.features[~x.mask] == 0).all() for x in batches)
+    assert dm.info.truncation["train"]["particles_dropped"] > 0
+
+
+def test_splits_disjoint_cover_everything_and_match_streaming(hls_dir):
+    cfg = dict(path=str(hls_dir), num_particles=30, batch_size=16, val_fraction=0.2, test_fraction=0.2)
+    mem = JetDataModule(DataConfig(**cfg))
+    mem.setup()
+    ids = {s: _jet_ids(getattr(mem, f"{s}_dataloader")()) for s in ("train", "val", "test")}
+    allids = np.concatenate(list(ids.values()))
+    assert len(allids) == 120 and len(np.unique(allids)) == 120
+    assert len(ids["val"]) > 10 and len(ids["test"]) > 10
+    stream = JetDataModule(DataConfig(**cfg, streaming=True, shuffle_buffer=30), mem.normaliser_state())
+    stream.setup()
+    for split in ("train", "val", "test"):
+        got = _jet_ids(getattr(stream, f"{split}_dataloader")())
+        np.testing.assert_array_equal(np.sort(got), np.sort(ids[split]))
+    # val streams in file order; same jets, same normalised features as in memory
+    mv = next(iter(mem.val_dataloader()))
+    sv = next(iter(stream.val_dataloader()))
+    torch.testing.assert_close(mv.features, sv.features)
+
+
+def test_streaming_workers_do_not_duplicate(hls_dir):
+    cfg = DataConfig(path=str(hls_dir), num_particles=16, batch_size=7, streaming=True, shuffle_buffer=20,
+                     num_workers=2, val_fraction=0.0, test_fraction=0.0)
+    dm = JetDataModule(cfg)
+    dm.setup("fit")
+    ids = _jet_ids(dm.train_dataloader())
+    assert len(ids) == 120 and len(np.unique(ids)) == 120
+
+
+def test_streaming_shuffles_per_epoch_and_respects_max_jets(hls_dir):
+    cfg = DataConfig(path=str(hls_dir), num_particles=16, batch_size=10, streaming=True, shuffle_buffer=25,
+                     val_fraction=0.0, test_fraction=0.0)
+    dm = JetDataModule(cfg)
+    dm.setup("fit")
+    loader = dm.train_dataloader()
+    e1, e2 = _jet_ids(loader), _jet_ids(loader)
+    assert sorted(e1) == sorted(e2) and not np.array_equal(e1, e2)
+    capped = JetDataModule(cfg.model_copy(update={"max_jets": 33}))
+    capped.setup("fit")
+    assert sum(len(b) for b in capped.train_dataloader()) == 33
+
+
+def test_normaliser_state_reapplied(hls_dir, tmp_path):
+    dm = JetDataModule(DataConfig(path=str(hls_dir), feature_set="part_kin", num_particles=16))
+    state = json.loads(json.dumps(dm.normaliser_state()))
+    assert state["feature_set"] == "part_kin" and len(state["mean"]) == 7
+    other = JetDataModule(DataConfig(path=str(hls_dir / "jets_0.h5"), feature_set="part_kin",
+                                     num_particles=16), normaliser_state=state)
+    other.setup("test")
+    assert other.normaliser_state() == state
+    with pytest.raises(DataError, match="fitted for feature set"):
+        JetDataModule(DataConfig(path=str(hls_dir)), normaliser_state=state)
+
+
+def test_published_test_split_streams_whole_files(tmp_path, writers):
+    for split, seed in (("train", 0), ("val", 1), ("test", 2)):
+        writers.top(str(tmp_path / f"{split}.h5"), n=15, seed=seed)
+    dm = JetDataModule(DataConfig(path=str(tmp_path), num_particles=20, batch_size=4, max_jets=10))
+    dm.setup()
+    assert dm.info.format == "toptagging" and dm.info.class_names == ["QCD", "top"]
+    assert sum(len(b) for b in dm.test_dataloader()) == 10
+    assert sum(len(b) for b in dm.val_dataloader()) == 10
+
+
+def test_config_errors(hls_dir):
+    with pytest.raises(Exception, match="extra"):
+        DataConfig(path="x", bogus=1)
+    with pytest.raises(ConfigError, match="unknown data format"):
+        JetDataModule(DataConfig(path=str(hls_dir), format="csv"))
+    with pytest.raises(DataError, match="unknown feature set"):
+        JetDataModule(DataConfig(path=str(hls_dir), feature_set="abc"))
+    dm = JetDataModule(DataConfig(path=str(hls_dir), feature_set="part_full"))
+    with pytest.raises(DataError, match="part_full.*hls4ml format"):
+        dm.setup("fit")
+
+
+def test_transfer_batch_to_device_and_collate(hls_dir):
+    dm = JetDataModule(DataConfig(path=str(hls_dir), num_particles=8, batch_size=4))
+    dm.setup("fit")
+    batch = next(iter(dm.train_dataloader()))
+    moved = dm.transfer_batch_to_device(batch, torch.device("meta"), 0)
+    assert isinstance(moved, JetBatch)
+    assert all(t.device.type == "meta" for t in (moved.features, moved.p4, moved.mask, moved.labels, moved.jet))
+    both = collate_jets([batch, batch])
+    assert isinstance(both, LoaderJetBatch) and len(both) == 2 * len(batch)
+    assert callable(getattr(batch, "pin_memory", None))
+
+
+class _TinyModule(lightning.LightningModule):
+    def __init__(self, in_features: int, classes: int):
+        super().__init__()
+        self.net = torch.nn.Linear(in_features, classes)
+
+    def training_step(self, batch: JetBatch, _):
+        assert isinstance(batch, JetBatch)
+        pooled = (batch.features * batch.mask[..., None]).sum(1)
+        return torch.nn.functional.cross_entropy(self.net(pooled), batch.labels)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.01)
+
+
+def test_lightning_fit_consumes_jetbatch(hls_dir):
+    dm = JetDataModule(DataConfig(path=str(hls_dir), num_particles=8, batch_size=16))
+    info = dm.info
+    trainer = lightning.Trainer(max_steps=3, accelerator="cpu", logger=False, enable_checkpointing=False,
+                                enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)
+    trainer.fit(_TinyModule(info.in_features, info.num_classes), datamodule=dm)
+    assert trainer.global_step == 3
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_pinned_batches_reach_the_gpu(hls_dir):
+    dm = JetDataModule(DataConfig(path=str(hls_dir), num_particles=8, batch_size=16))
+    dm.setup("fit")
+    loader = dm.train_dataloader()
+    assert loader.pin_memory
+    batch = next(iter(loader))
+    assert batch.features.is_pinned() and batch.mask.is_pinned()
+    moved = dm.transfer_batch_to_device(batch, torch.device("cuda"), 0)
+    assert moved.features.is_cuda and moved.labels.is_cuda

@@ -1,0 +1,75 @@
+"""Normalisation (fitted on real particles, JSON round trip) and deterministic splits."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from tagformer.data.normalise import Normaliser
+from tagformer.data.splits import jet_split, plan_splits
+from tagformer.errors import ConfigError, DataError
+
+
+def test_normaliser_ignores_padding_and_round_trips():
+    rng = np.random.default_rng(0)
+    feats = rng.normal(3.0, 2.0, (50, 10, 2)).astype(np.float32)
+    mask = rng.random((50, 10)) < 0.6
+    feats[~mask] = 1e6  # garbage in padded slots must not affect the fit
+    norm = Normaliser.fit(feats, mask, "x", ["a", "b"])
+    np.testing.assert_allclose(norm.mean, feats[mask].mean(0), rtol=1e-6)
+    out = norm.apply(feats, mask)
+    np.testing.assert_allclose(out[mask].mean(0), 0, atol=1e-5)
+    np.testing.assert_allclose(out[mask].std(0), 1, atol=1e-4)
+    assert (out[~mask] == 0).all()
+    again = Normaliser.from_state(json.loads(json.dumps(norm.state_dict())))
+    np.testing.assert_array_equal(again.apply(feats, mask), out)
+    t = again.apply_torch(torch.from_numpy(feats), torch.from_numpy(mask))
+    np.testing.assert_allclose(t.numpy(), out, rtol=1e-5, atol=1e-5)
+
+
+def test_normaliser_constant_feature_and_bad_state():
+    feats = np.ones((4, 3, 1), np.float32)
+    norm = Normaliser.fit(feats, np.ones((4, 3), bool), "x", ["c"])
+    assert norm.std[0] == 1.0 and np.isfinite(norm.apply(feats, np.ones((4, 3), bool))).all()
+    with pytest.raises(DataError, match="malformed"):
+        Normaliser.from_state({"feature_set": "x", "feature_names": ["a"], "mean": [0, 1], "std": [1]})
+    with pytest.raises(DataError, match="fitted for feature set"):
+        norm.check_compatible("ptetaphi", ["pt", "deta", "dphi"])
+
+
+def test_hash_split_fractions():
+    ids = jet_split(np.arange(20000), {"val": 0.1, "test": 0.1}, seed=0)
+    frac = np.bincount(ids, minlength=3) / len(ids)
+    assert abs(frac[1] - 0.1) < 0.01 and abs(frac[2] - 0.1) < 0.01
+    np.testing.assert_array_equal(ids, jet_split(np.arange(20000), {"val": 0.1, "test": 0.1}, seed=0))
+    assert not np.array_equal(ids, jet_split(np.arange(20000), {"val": 0.1, "test": 0.1}, seed=1))
+
+
+def test_published_splits_respected(tmp_path, writers):
+    for split in ("train_100M", "val_5M", "test_20M"):
+        (tmp_path / split).mkdir()
+        writers.jetclass(str(tmp_path / split / "TTBar_000.root"), n=3)
+    plan = plan_splits(str(tmp_path), None, None, 0.1, 0.1)
+    assert plan.published and plan.fractions == {}
+    assert [len(plan.files[s]) for s in ("train", "val", "test")] == [1, 1, 1]
+    assert "val_5M" in plan.files["val"][0]
+
+
+def test_published_train_val_only_carves_test(tmp_path, writers):
+    for split in ("train", "val"):
+        (tmp_path / split).mkdir()
+        writers.hls4ml(str(tmp_path / split / "a.h5"), n=3)
+    plan = plan_splits(str(tmp_path), None, None, 0.1, 0.15)
+    assert plan.published and plan.fractions == {"test": 0.15}
+
+
+def test_explicit_paths_and_bad_fractions(tmp_path, writers):
+    writers.hls4ml(str(tmp_path / "a.h5"))
+    writers.hls4ml(str(tmp_path / "b.h5"))
+    plan = plan_splits(str(tmp_path / "a.h5"), str(tmp_path / "b.h5"), None, 0.1, 0.1)
+    assert plan.fractions == {"test": 0.1} and not plan.published
+    with pytest.raises(ConfigError, match="val_fraction"):
+        plan_splits(str(tmp_path / "a.h5"), None, None, 0.6, 0.5)
