@@ -111,3 +111,18 @@ def test_quarkgluon_npz(tmp_path, writers, pid):
     assert (mass[real] > 0).any() == pid
     if pid:
         assert arrays.extras["pid"][..., 3][real].sum() == (raw[..., 3][real] == 22).sum()  # photons
+
+
+@pytest.mark.parametrize("pandas_format", ["fixed", "table"])
+def test_toptagging_chunks_in_both_pandas_formats(tmp_path, writers, pandas_format):
+    import pandas as pd
+
+    from tagformer.data.formats import iter_chunks
+
+    path = str(tmp_path / "val.h5")
+    truth = writers.top(path, n=9, p=20)
+    if pandas_format == "table":
+        pd.read_hdf(path, "table").to_hdf(path, key="table", format="table")
+    chunks = list(iter_chunks(path, "toptagging", 4))
+    assert [len(c) for c in chunks] == [4, 4, 1]
+    np.testing.assert_array_equal(np.concatenate([c.p4 for c in chunks]), truth.p4)

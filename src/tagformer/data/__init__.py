@@ -8,6 +8,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+# eager (light: numpy only) so that the function, not the submodule, is ``tagformer.data.describe``
+from tagformer.data.describe import describe as describe
+
 _EXPORTS = {
     "DataConfig": "tagformer.data.datamodule",
     "DatasetInfo": "tagformer.data.datamodule",
@@ -25,11 +28,10 @@ _EXPORTS = {
     "Normaliser": "tagformer.data.normalise",
     "prepare": "tagformer.data.pipeline",
     "TruncationStats": "tagformer.data.pipeline",
-    "describe": "tagformer.data.describe",
     "collate_jets": "tagformer.data.collate",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted([*_EXPORTS, "describe"])
 
 
 def __getattr__(name: str) -> Any:

@@ -42,7 +42,10 @@ def count(path: str) -> int:
     with _store(path) as store:
         if f"/{KEY}" not in store.keys():
             raise DataError(f"{path}: missing key '{KEY}'.")
-        return int(store.get_storer(KEY).nrows)
+        storer = store.get_storer(KEY)
+        if storer.nrows is not None:  # format="table"
+            return int(storer.nrows)
+        return int(storer.shape[0])  # format="fixed" (the published files): shape = (rows, columns)
 
 
 def read(path: str, start: int = 0, stop: int | None = None) -> JetArrays:
