@@ -70,15 +70,34 @@ class MultiHeadAttention(nn.Module):
         if key_value is None:
             q, k, v = self.in_proj(query).chunk(3, dim=-1)
         else:
-            w, b = self.in_proj.weight, self.in_proj.bias
-            q = F.linear(query, w[: self.dim], b[: self.dim])
-            k, v = F.linear(key_value, w[self.dim :], b[self.dim :]).chunk(2, dim=-1)
+            q = self.project_query(query)
+            k, v = self.project_key_value(key_value).chunk(2, dim=-1)
+        return self.project_out(self.attend(q, k, v, attn_mask))
+
+    def project_query(self, x: torch.Tensor) -> torch.Tensor:
+        """Query projection alone (..., D) -> (..., D)."""
+        return F.linear(x, self.in_proj.weight[: self.dim], self.in_proj.bias[: self.dim])
+
+    def project_key_value(self, x: torch.Tensor) -> torch.Tensor:
+        """Key and value projections (..., D) -> (..., 2D), keys first."""
+        return F.linear(x, self.in_proj.weight[self.dim :], self.in_proj.bias[self.dim :])
+
+    def attend(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Scaled dot-product attention of projected (B, Nq, D) queries on (B, N, D) keys/values,
+        returning the concatenated heads (B, Nq, D) before the output projection."""
         drop = self.dropout if self.training else 0.0
         out = F.scaled_dot_product_attention(
             self._split(q), self._split(k), self._split(v), attn_mask=attn_mask, dropout_p=drop
         )
         bsz, _, nq, _ = out.shape
-        out = self.out_proj(out.transpose(1, 2).reshape(bsz, nq, self.dim))
+        # clone: a real copy keeps the view valid whatever layout the exported SDPA decomposition uses
+        return out.transpose(1, 2).clone(memory_format=torch.contiguous_format).view(bsz, nq, self.dim)
+
+    def project_out(self, x: torch.Tensor) -> torch.Tensor:
+        """Output projection (and per-head scale if enabled) on (..., D)."""
+        out = self.out_proj(x)
         if self.head_scale is not None:
             out = out * self.head_scale.repeat_interleave(self.head_dim)
         return out

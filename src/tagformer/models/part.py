@@ -1,0 +1,281 @@
+"""Particle Transformer (ParT, arXiv:2202.03772) with padding-free eager execution.
+
+Same architecture and parameters as weaver-core's ``ParticleTransformer`` (version 1): particle embed
+(BatchNorm, then LayerNorm+Linear+GELU per width), pair features (ln ΔR, ln kT, ln z, ln m²) embedded by
+pointwise layers with BatchNorm to one attention bias per head, particle blocks (pre-LN attention with
+per-head scale, post-attention LN, FFN with inner LN, learned residual scale) and class-attention blocks.
+
+Execution differs, not the math: in eager mode per-particle layers run on the real particles only
+(:class:`~tagformer.models.layers.packing.Packing`), pair features and their embedding are computed once
+per unordered pair of real particles, BatchNorms are folded into the adjacent linear layers at inference,
+and the pair bias (with ``-inf`` on padded keys) is built once and shared by all blocks. Under
+``torch.export``/ONNX export the dense path (:meth:`ParT.forward_dense`) is used; both agree to float
+precision. Training statistics of every BatchNorm are taken over real particles / real pairs only.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tagformer.data.batch import JetBatch
+from tagformer.models.attention.full import MultiHeadAttention, safe_key_mask
+from tagformer.models.layers.packing import Packing
+from tagformer.models.layers.pairs import (
+    PAIR_FEATURES,
+    pair_features,
+    pair_features_between,
+    particle_quantities,
+    real_pair_index,
+)
+from tagformer.models.registry import Capabilities, register_model
+
+
+def is_exporting() -> bool:
+    """True while torch.export / torch.compile / ONNX export traces the model."""
+    return bool(torch.compiler.is_exporting() or torch.compiler.is_compiling() or torch.jit.is_tracing())
+
+
+def _bn_affine(bn: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    return scale, bn.bias - bn.running_mean * scale
+
+
+class ParTEmbed(nn.Module):
+    """BatchNorm on the inputs, then ``LayerNorm -> Linear -> GELU`` for each width in ``dims``."""
+
+    def __init__(self, in_features: int, dims: Sequence[int]) -> None:
+        super().__init__()
+        self.input_bn = nn.BatchNorm1d(in_features)
+        layers: list[nn.Module] = []
+        for dim in dims:
+            layers += [nn.LayerNorm(in_features), nn.Linear(in_features, dim), nn.GELU()]
+            in_features = dim
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = x.shape
+        x = self.input_bn(x.reshape(-1, shape[-1])).view(shape)
+        return self.net(x)
+
+
+class PairEmbed(nn.Module):
+    """Pointwise MLP on pair features: ``BN -> (Linear -> BN -> GELU)* -> Linear -> BN`` (one output per head).
+
+    Equivalent to ParT's 1x1 convolutions, applied channels-last to any (..., F) tensor. In eval mode the
+    BatchNorms are folded into the linear layers, so inference runs linear layers and GELUs only.
+    """
+
+    def __init__(self, in_features: int, dims: Sequence[int], out_features: int) -> None:
+        super().__init__()
+        self.input_bn = nn.BatchNorm1d(in_features)
+        widths = [in_features, *dims, out_features]
+        self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(widths))
+        self.norms = nn.ModuleList(nn.BatchNorm1d(b) for b in widths[1:])
+
+    def folded(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(weight, bias) of every linear layer with the BatchNorms (running statistics) folded in."""
+        s_in, t_in = _bn_affine(self.input_bn)
+        out = []
+        for k, (lin, bn) in enumerate(zip(self.linears, self.norms)):
+            w, b = lin.weight, lin.bias
+            if k == 0:
+                w, b = w * s_in, b + lin.weight @ t_in
+            s, t = _bn_affine(bn)
+            out.append((w * s[:, None], b * s + t))
+        return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = x.shape
+        x = x.reshape(-1, shape[-1])
+        last = len(self.linears) - 1
+        if self.training:
+            x = self.input_bn(x)
+            for k, (lin, bn) in enumerate(zip(self.linears, self.norms)):
+                x = bn(lin(x))
+                x = F.gelu(x) if k < last else x
+        else:
+            for k, (w, b) in enumerate(self.folded()):
+                x = F.linear(x, w, b)
+                x = F.gelu(x) if k < last else x
+        return x.view(*shape[:-1], -1)
+
+
+class ParTBlock(nn.Module):
+    """ParT particle block on dense (B, N, D) or packed (M, D) tokens (pass ``packing`` for the latter).
+
+    ``x + LN(head_scale * MHA(LN(x), bias))`` then ``w * x + FC2(LN(GELU(FC1(LN(x)))))``.
+    """
+
+    def __init__(self, dim: int, num_heads: int, ffn_ratio: int = 4, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.pre_attn_norm = nn.LayerNorm(dim)
+        self.attn = MultiHeadAttention(dim, num_heads, dropout=dropout, head_scale=True)
+        self.post_attn_norm = nn.LayerNorm(dim)
+        self.pre_fc_norm = nn.LayerNorm(dim)
+        self.fc1 = nn.Linear(dim, dim * ffn_ratio)
+        self.post_fc_norm = nn.LayerNorm(dim * ffn_ratio)
+        self.fc2 = nn.Linear(dim * ffn_ratio, dim)
+        self.resid_scale = nn.Parameter(torch.ones(dim))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(
+        self, x: torch.Tensor, attn_mask: torch.Tensor | None, packing: Packing | None = None
+    ) -> torch.Tensor:
+        qkv = self.attn.in_proj(self.pre_attn_norm(x))
+        if packing is not None:
+            qkv = packing.unpack(qkv)
+        a = self.attn.attend(*qkv.chunk(3, dim=-1), attn_mask)
+        if packing is not None:
+            a = packing.pack(a)
+        x = x + self.drop(self.post_attn_norm(self.attn.project_out(a)))
+        h = self.drop(F.gelu(self.fc1(self.pre_fc_norm(x))))
+        return self.resid_scale * x + self.drop(self.fc2(self.post_fc_norm(h)))
+
+
+class ParTClassBlock(nn.Module):
+    """Class-attention block: the class token (B, 1, D) attends to ``[cls, particles]``."""
+
+    def __init__(self, dim: int, num_heads: int, ffn_ratio: int = 4) -> None:
+        super().__init__()
+        self.pre_attn_norm = nn.LayerNorm(dim)
+        self.attn = MultiHeadAttention(dim, num_heads, head_scale=True)
+        self.post_attn_norm = nn.LayerNorm(dim)
+        self.pre_fc_norm = nn.LayerNorm(dim)
+        self.fc1 = nn.Linear(dim, dim * ffn_ratio)
+        self.post_fc_norm = nn.LayerNorm(dim * ffn_ratio)
+        self.fc2 = nn.Linear(dim * ffn_ratio, dim)
+        self.resid_scale = nn.Parameter(torch.ones(dim))
+
+    def forward(
+        self, cls: torch.Tensor, x: torch.Tensor, mask: torch.Tensor, packing: Packing | None = None
+    ) -> torch.Tensor:
+        c = self.pre_attn_norm(cls)
+        kv = self.attn.project_key_value(self.pre_attn_norm(x))
+        if packing is not None:
+            kv = packing.unpack(kv)
+        kv = torch.cat([self.attn.project_key_value(c), kv], dim=1)
+        keys = torch.cat([torch.ones_like(mask[:, :1]), mask], dim=1)[:, None, None, :]
+        a = self.attn.attend(self.attn.project_query(c), *kv.chunk(2, dim=-1), keys)
+        cls = cls + self.post_attn_norm(self.attn.project_out(a))
+        h = F.gelu(self.fc1(self.pre_fc_norm(cls)))
+        return self.resid_scale * cls + self.fc2(self.post_fc_norm(h))
+
+
+def masked_bias(bias: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Put ``-inf`` on padded keys of a (B, H, N, N) bias (see :func:`safe_key_mask`)."""
+    return bias.masked_fill(~safe_key_mask(mask)[:, None, None, :], float("-inf"))
+
+
+@register_model(
+    "part",
+    presets={
+        "part_tiny": dict(embed_dims=(16, 32, 16), pair_embed_dims=(8, 8), num_heads=4, num_layers=2,
+                          num_cls_layers=1, ffn_ratio=2),
+        "part_small": dict(embed_dims=(64, 256, 64), pair_embed_dims=(32, 32, 32), num_heads=8,
+                           num_layers=4, num_cls_layers=1),
+        "part": dict(embed_dims=(128, 512, 128), pair_embed_dims=(64, 64, 64), num_heads=8, num_layers=8,
+                     num_cls_layers=2),
+    },
+    capabilities=Capabilities(permutation_invariant=True, needs_pairs=True, needs_p4=True),
+    paper="arXiv:2202.03772",
+    smallest="part_tiny",
+)
+class ParT(nn.Module):
+    """Particle Transformer: pair-biased attention over particles, then class-attention pooling.
+
+    Parameters
+    ----------
+    num_classes, in_features : output classes and per-particle input features.
+    embed_dims : widths of the particle embedding (the last is the model width).
+    pair_embed_dims : hidden widths of the pair-feature MLP (its output is one bias per head).
+    num_heads, num_layers, num_cls_layers : heads, particle blocks, class-attention blocks.
+    ffn_ratio : FFN width as a multiple of the model width.
+    dropout : dropout in the particle blocks (class blocks use none, as in the reference).
+    eps : clamp of logarithm arguments in the pair features (see :mod:`~tagformer.models.layers.pairs`).
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        in_features: int,
+        embed_dims: Sequence[int] = (128, 512, 128),
+        pair_embed_dims: Sequence[int] = (64, 64, 64),
+        num_heads: int = 8,
+        num_layers: int = 8,
+        num_cls_layers: int = 2,
+        ffn_ratio: int = 4,
+        dropout: float = 0.1,
+        eps: float = 1e-8,
+    ) -> None:
+        super().__init__()
+        dim = embed_dims[-1]
+        self.eps = eps
+        self.embed = ParTEmbed(in_features, embed_dims)
+        self.pair_embed = PairEmbed(len(PAIR_FEATURES), pair_embed_dims, num_heads)
+        self.blocks = nn.ModuleList(ParTBlock(dim, num_heads, ffn_ratio, dropout) for _ in range(num_layers))
+        self.cls_blocks = nn.ModuleList(ParTClassBlock(dim, num_heads, ffn_ratio) for _ in range(num_cls_layers))
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        nn.init.trunc_normal_(self.cls_token, std=0.02)
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, num_classes)
+        with torch.no_grad():
+            for k, block in enumerate(self.blocks, start=1):
+                block.attn.out_proj.weight.div_(math.sqrt(2.0 * k))
+                block.fc2.weight.div_(math.sqrt(2.0 * k))
+
+    def pair_bias_packed(self, p4: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B, H, N, N) bias from the unordered pairs of real particles only; -inf on padded keys."""
+        b, n = mask.shape
+        heads = self.pair_embed.linears[-1].out_features
+        q = particle_quantities(p4, mask, self.eps)
+        bi, i, j = real_pair_index(mask)
+        values = self.pair_embed(pair_features_between(q[bi, i], q[bi, j], self.eps))  # (P, H)
+        offsets = torch.arange(heads, device=p4.device) * (n * n)
+        base = bi * (heads * n * n)
+        bias = p4.new_zeros(b * heads * n * n)
+        for rows, cols in ((i, j), (j, i)):
+            index = (base + rows * n + cols)[:, None] + offsets
+            bias.index_put_((index.reshape(-1),), values.reshape(-1))
+        return masked_bias(bias.view(b, heads, n, n), mask)
+
+    def pair_bias_dense(self, p4: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B, H, N, N) bias from all ordered pairs (export path); -inf on padded keys."""
+        bias = self.pair_embed(pair_features(p4, mask, self.eps)).permute(0, 3, 1, 2)
+        return masked_bias(bias, mask)
+
+    def _pool(self, x: torch.Tensor, mask: torch.Tensor, packing: Packing | None) -> torch.Tensor:
+        cls = self.cls_token.expand(mask.shape[0], -1, -1)
+        for block in self.cls_blocks:
+            cls = block(cls, x, mask, packing)
+        return self.head(self.norm(cls[:, 0]))
+
+    def forward(self, batch: JetBatch) -> torch.Tensor:
+        if is_exporting():
+            return self.forward_dense(batch)
+        return self.forward_packed(batch)
+
+    def forward_packed(self, batch: JetBatch) -> torch.Tensor:
+        """Eager path: per-particle work on real particles only, pair work on real pairs only."""
+        mask = batch.mask
+        packing = Packing.from_mask(mask)
+        x = self.embed(packing.pack(batch.features))
+        bias = self.pair_bias_packed(batch.p4, mask)
+        for block in self.blocks:
+            x = block(x, bias, packing)
+        return self._pool(x, mask, packing)
+
+    def forward_dense(self, batch: JetBatch) -> torch.Tensor:
+        """Padded path without data-dependent shapes (used for export; same result as eager)."""
+        mask = batch.mask
+        keep = mask.unsqueeze(-1)
+        x = self.embed(batch.features.masked_fill(~keep, 0.0)).masked_fill(~keep, 0.0)
+        bias = self.pair_bias_dense(batch.p4, mask)
+        for block in self.blocks:
+            x = block(x, bias)
+        return self._pool(x.masked_fill(~keep, 0.0), mask, None)
