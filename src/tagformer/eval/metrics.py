@@ -5,7 +5,8 @@
   macro AUC = unweighted mean over classes;
 - background rejection R(x) = 1 / eps_B at signal efficiency eps_S = x, for a signal class s against a
   background set B, using only jets of s and B and the discriminant D_s = p_s / (p_s + sum_b p_b); eps_B is
-  linearly interpolated on the ROC curve (``sklearn.metrics.roc_curve``) at tpr = x;
+  linearly interpolated on the ROC curve (``sklearn.metrics.roc_curve``) at tpr = x (lowest eps_B where
+  several ROC points share that tpr);
 - confusion matrix: counts, rows = true class, columns = predicted class (and row-normalised).
 
 Which (s, B, x) triples are reported depends on the dataset convention (:func:`convention_for`).
@@ -86,13 +87,18 @@ def roc_for(probs: np.ndarray, labels: np.ndarray, signal: int, background: list
     y = labels[keep] == signal
     if y.all() or not y.any():
         return None
-    fpr, tpr, _ = roc_curve(y, discriminant(probs[keep], signal, background))
+    fpr, tpr, _ = roc_curve(y, discriminant(probs[keep], signal, background), drop_intermediate=False)
     return tpr, fpr
 
 
 def rejection_at(tpr: np.ndarray, fpr: np.ndarray, efficiency: float) -> float | None:
-    """1 / eps_B at eps_S = ``efficiency`` (linear interpolation); None if eps_B there is 0 (unbounded)."""
-    eps_b = float(np.interp(efficiency, tpr, fpr))
+    """1 / eps_B at eps_S = ``efficiency``; None if eps_B there is 0 (rejection unbounded).
+
+    Where the ROC has several points at the same eps_S (a vertical step), the lowest eps_B is used; between
+    points eps_B is linearly interpolated (the operating points a mixture of two thresholds achieves).
+    """
+    tpr_u, first = np.unique(tpr, return_index=True)  # roc_curve is non-decreasing: first = lowest fpr
+    eps_b = float(np.interp(efficiency, tpr_u, fpr[first]))
     return 1.0 / eps_b if eps_b > 0 else None
 
 

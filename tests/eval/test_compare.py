@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tagformer.errors import TagformerError
+from tagformer.eval.compare import compare_runs, join_profile, to_csv, to_markdown, write_plots
+from tagformer.eval.plots import pareto_front
+
+
+def _fake_run(root: Path, preset: str, seed: int, acc: float, rej: float, flops: float, params: int) -> Path:
+    run = root / f"{preset}-seed{seed}"
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text("seed: 0\n")
+    (run / "summary.json").write_text(json.dumps({"model": preset.split("_")[0], "preset": preset, "params": params,
+                                                  "flops_per_jet": flops, "num_particles": 64,
+                                                  "epochs_completed": 3}))
+    (run / "metrics.json").write_text(json.dumps({
+        "accuracy": acc, "auc_macro": 0.9, "split": "test",
+        "rejection": {"w": {"0.8": rej}, "z": {"0.8": rej}, "t": {"0.8": rej}},
+        "rejection_average": {"0.8": rej}}))
+    return run
+
+
+def test_groups_seeds_into_mean_and_std(tmp_path: Path):
+    runs = [_fake_run(tmp_path, "a_small", s, acc, 10.0 + s, 1e6, 5000) for s, acc in enumerate((0.7, 0.8, 0.9))]
+    runs.append(_fake_run(tmp_path, "b_small", 0, 0.6, 5.0, 1e5, 1000))
+    rows = compare_runs(runs)
+    assert [r["name"] for r in rows] == ["b_small", "a_small"]  # sorted by FLOPs
+    a = rows[1]
+    assert a["seeds"] == 3
+    assert a["accuracy"] == pytest.approx(0.8) and a["accuracy_std"] == pytest.approx(np.std([0.7, 0.8, 0.9], ddof=1))
+    assert a["rejection"] == pytest.approx(11.0) and a["rejection_label"] == "R0.8_avg"
+    md = to_markdown(rows)
+    assert "| a_small | 64 | 3 | 5,000 | 1.000M | 0.8 ± 0.1 |" in md
+    assert to_csv(rows).splitlines()[0].startswith("name,model,num_particles,seeds")
+    plots = write_plots(rows, tmp_path / "plots")
+    assert {p.name for p in plots} >= {"accuracy_vs_flops_per_jet.png", "rejection_vs_params.png"}
+
+
+def test_profile_join_adds_latency(tmp_path: Path):
+    rows = compare_runs([_fake_run(tmp_path, "a_small", 0, 0.7, 10.0, 1e6, 5000)])
+    profile = [{"model": "a", "preset": "a_small", "particles": "64", "batch": "1", "latency_ms_p50": "0.5",
+                "latency_ms_p99": "0.9", "throughput_jets_s": "100"},
+               {"model": "a", "preset": "a_small", "particles": "64", "batch": "1024", "latency_ms_p50": "20",
+                "latency_ms_p99": "30", "throughput_jets_s": "5e4"}]
+    joined = join_profile(rows, profile)[0]
+    assert joined["latency_ms_p50"] == 0.5 and joined["throughput_jets_s"] == 5e4
+
+
+def test_unevaluated_run_is_a_clear_error(tmp_path: Path):
+    run = _fake_run(tmp_path, "a_small", 0, 0.7, 10.0, 1e6, 5000)
+    (run / "metrics.json").unlink()
+    with pytest.raises(TagformerError, match="tagformer evaluate"):
+        compare_runs([run])
+    with pytest.raises(TagformerError, match="does not exist"):
+        compare_runs([tmp_path / "missing"])
+
+
+def test_pareto_front():
+    cost = np.array([1.0, 2.0, 3.0, 4.0])
+    score = np.array([0.5, 0.4, 0.7, 0.7])
+    assert pareto_front(cost, score).tolist() == [True, False, True, False]
