@@ -101,6 +101,8 @@ def describe(path: str, format: str | None = None, max_jets: int | None = None,
                 prange.setdefault(name, Range()).update(values)
             for key, arr in chunk.extras.items():
                 for i, name in enumerate(chunk.extra_names[key]):
+                    if name in ("pt", "eta", "phi", "e"):  # already summarised from p4
+                        continue
                     prange.setdefault(name, Range()).update(arr[..., i][chunk.mask])
             if chunk.jet is not None:
                 for i, name in enumerate(chunk.jet_names):

@@ -45,6 +45,13 @@ def check_available(name: str, extras: dict[str, np.ndarray], format: str, sourc
                         "does not provide.")
 
 
+def used_extras(name: str, extras: dict[str, np.ndarray]) -> list[str]:
+    """The reader extras feature set ``name`` reads (the pipeline reorders only these)."""
+    if name in ("ptetaphi", "hls4ml16"):
+        return [k for k in ("hls4ml16",) if k in extras]
+    return list(_NEEDS[name])
+
+
 def relative_coordinates(p4: np.ndarray, jet_p4: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(Δη, Δφ) of each particle (N, P, 4) to its jet axis (N, 4); pseudorapidity, φ wrapped."""
     deta = kin.eta(p4) - kin.eta(jet_p4)[:, None]

@@ -62,5 +62,9 @@ def order_indices(name: str, pt: np.ndarray, deta: np.ndarray, dphi: np.ndarray,
 
 def gather(array: np.ndarray, index: np.ndarray) -> np.ndarray:
     """Reorder ``array`` (N, P, ...) along the particle axis with ``index`` (N, K)."""
-    idx = index.reshape(index.shape + (1,) * (array.ndim - 2))
-    return np.take_along_axis(array, idx, axis=1)
+    n, p = array.shape[:2]
+    k = index.shape[1]
+    if k <= p and np.array_equal(index, np.broadcast_to(np.arange(k), index.shape)):
+        return array[:, :k]  # already in order (stored files are pT-sorted): a view, no copy
+    flat = (index + (np.arange(n) * p)[:, None]).ravel()
+    return array.reshape(n * p, *array.shape[2:])[flat].reshape(n, k, *array.shape[2:])

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tagformer import kinematics as kin
-from tagformer.data.features import check_available, compute_features, relative_coordinates
+from tagformer.data.features import check_available, compute_features, relative_coordinates, used_extras
 from tagformer.data.formats.base import JetArrays
 from tagformer.data.orderings import check_ordering, gather, order_indices
 
@@ -85,6 +85,7 @@ def prepare(arrays: JetArrays, feature_set: str, num_particles: int, ordering: s
     pt = kin.pt(p4)
     # keep the N highest-pT particles
     keep = np.argsort(np.where(mask, -pt, np.inf), axis=1, kind="stable")[:, :num_particles]
+    keep = np.ascontiguousarray(keep)
     kept_mask = gather(mask, keep)
     kept_pt = np.where(kept_mask, gather(pt, keep), 0.0)
     n_real = mask.sum(axis=1)
@@ -93,7 +94,7 @@ def prepare(arrays: JetArrays, feature_set: str, num_particles: int, ordering: s
         particles=int(n_real.sum()), particles_dropped=int(n_real.sum() - kept_mask.sum()),
         pt=float(np.where(mask, pt, 0.0).sum()), pt_dropped=float(np.where(mask, pt, 0.0).sum() - kept_pt.sum()))
     p4, mask = gather(p4, keep), kept_mask
-    extras = {k: gather(v, keep) for k, v in arrays.extras.items()}
+    extras = {k: gather(arrays.extras[k], keep) for k in used_extras(feature_set, arrays.extras)}
     if ordering != "pt":
         deta, dphi = relative_coordinates(p4, jet_p4)
         idx = order_indices(ordering, kin.pt(p4), deta, dphi, mask, rng)
