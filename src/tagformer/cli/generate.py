@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import sys
 
 from tagformer.errors import ConfigError
 
@@ -53,6 +52,17 @@ def parse_part(text: str | None) -> tuple[int, int] | None:
     return i, n
 
 
+def command_line(args: argparse.Namespace) -> str:
+    """The full ``tagformer generate`` command equivalent to ``args`` (every option spelled out)."""
+    words = ["tagformer", "generate", str(args.output)]
+    for key, value in sorted(vars(args).items()):
+        if key in ("output", "func", "command") or value is None or value is False:
+            continue
+        flag = "--" + key.replace("_", "-")
+        words += [flag] if value is True else [flag, str(value)]
+    return shlex.join(words)
+
+
 def run(args: argparse.Namespace) -> int:
     from tagformer.data.generate import generate, make_config
 
@@ -62,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         jet_pt_min=args.jet_pt_min, eta_max=args.eta_max, n_constituents=args.constituents,
         detector=args.detector, ecal_cell=args.ecal_cell, hcal_cell=args.hcal_cell, shard_size=args.shard_size,
         workers=args.workers, shuffle=not args.no_shuffle, overwrite=args.overwrite, keep_parts=args.keep_parts,
-        command=shlex.join(["tagformer", *sys.argv[1:]]),
+        command=command_line(args),
     )
     part = parse_part(args.shard)
     path = generate(config, part=part, show_progress=not args.no_progress)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import sys
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,6 +21,6 @@ def run(args: argparse.Namespace) -> int:
     from tagformer.data.generate import merge_parts
 
     path = merge_parts(args.output, args.parts, overwrite=args.overwrite, keep_parts=args.keep_parts,
-                       command=shlex.join(["tagformer", *sys.argv[1:]]))
+                       command=shlex.join(["tagformer", "merge", str(args.output)]))
     print(f"merged shards into {path}")
     return 0

@@ -56,7 +56,9 @@ def plan_shards(config: GenerateConfig) -> list[ShardSpec]:
 
 def _next_batch_size(config: GenerateConfig, needed: int, jets: int, events: int) -> int:
     """Events for the next Pythia batch: deterministic, shrinking as the shard fills up."""
-    if events == 0 or jets == 0:
+    if events == 0:
+        return int(min(config.batch_events, needed + 2))
+    if jets == 0:
         return config.batch_events
     estimate = math.ceil(1.1 * needed * events / jets) + 2
     return int(min(config.batch_events, max(estimate, 5)))

@@ -1,0 +1,81 @@
+"""Bad input to ``generate``, ``merge`` and ``inspect``: one clear line, exit 2, nothing left as complete."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tagformer.data.generate.config import make_config
+
+from .conftest import TINY_ARGS, run_cli
+
+
+@pytest.mark.parametrize(("extra", "fragment"), [
+    (["--classes", "w,higgs"], "unknown class 'higgs'"),
+    (["--jets-per-class", "0"], "jets_per_class must be positive"),
+    (["--jets-per-class", "-3"], "jets_per_class must be positive"),
+    (["--pthat-min", "1200", "--pthat-max", "1000"], "empty or inverted"),
+    (["--pthat-min", "1000", "--pthat-max", "1000"], "empty or inverted"),
+    (["--shard", "3/2"], "--shard 3/2 is invalid"),
+    (["--shard", "x"], "must look like I/N"),
+])
+def test_bad_arguments(tmp_path, capsys, extra, fragment):
+    out = tmp_path / "x.h5"
+    assert run_cli("generate", str(out), "--no-progress", *extra) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and fragment in err and "Traceback" not in err
+    assert err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_unwritable_output(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    assert run_cli("generate", str(blocker / "x.h5"), "--no-progress") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "a_file" in err
+
+
+def test_existing_output_is_never_overwritten(tmp_path, capsys):
+    out = tmp_path / "x.h5"
+    out.write_bytes(b"precious")
+    assert run_cli("generate", str(out), "--no-progress") == 2
+    err = capsys.readouterr().err
+    assert "already exists" in err and "--overwrite" in err
+    assert out.read_bytes() == b"precious"
+
+
+def _parts_for(out, **overrides):
+    args = dict(output=out, classes="w,g", jets_per_class=6, shard_size=3, seed=5, **overrides)
+    parts = out.with_name(out.name + ".parts")
+    parts.mkdir()
+    (parts / "settings.json").write_text(json.dumps(make_config(**args).physics_settings()))
+    return parts
+
+
+def test_corrupt_shard_is_reported(tmp_path, capsys):
+    out = tmp_path / "x.h5"
+    parts = _parts_for(out)
+    (parts / "shard-w-00000.h5").write_bytes(b"\x89HDF crashed mid-write")
+    assert run_cli("generate", str(out), *TINY_ARGS, "--workers", "1") == 2
+    err = capsys.readouterr().err
+    assert "shard-w-00000.h5" in err and "corrupt" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_changed_settings_need_overwrite(tmp_path, capsys):
+    out = tmp_path / "x.h5"
+    _parts_for(out, detector="none")
+    assert run_cli("generate", str(out), *TINY_ARGS, "--workers", "1") == 2
+    err = capsys.readouterr().err
+    assert "different settings (detector)" in err and "--overwrite" in err
+
+
+def test_inspect_errors(tmp_path, capsys):
+    assert run_cli("inspect", str(tmp_path / "missing.h5")) == 2
+    assert "does not exist" in capsys.readouterr().err
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(b"not hdf5")
+    assert run_cli("inspect", str(bad)) == 2
+    assert "cannot read" in capsys.readouterr().err
