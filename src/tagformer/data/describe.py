@@ -120,3 +120,18 @@ def describe(path: str, format: str | None = None, max_jets: int | None = None,
     return Description(path=path, format=fmt, files=files, jets=jets,
                        class_counts={c: int(k) for c, k in zip(reader.CLASS_NAMES, counts)},
                        multiplicity=multiplicity, particle_ranges=prange, jet_ranges=jrange)
+
+
+def is_generated(path: str) -> bool:
+    """True for a single file written by ``tagformer generate`` (hls4ml layout with a ``metadata`` group)."""
+    import os
+
+    import h5py
+
+    if not os.path.isfile(path):
+        return False
+    try:
+        with h5py.File(path, "r") as f:
+            return "jetConstituentList" in f and "metadata" in f
+    except OSError:
+        return False
