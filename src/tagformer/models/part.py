@@ -139,7 +139,7 @@ class ParTBlock(nn.Module):
 
 
 class ParTClassBlock(nn.Module):
-    """Class-attention block: the class token (B, 1, D) attends to ``[cls, particles]``."""
+    """Class-attention block: the class token (B, 1, D) attends to ``LN([cls, particles])``."""
 
     def __init__(self, dim: int, num_heads: int, ffn_ratio: int = 4) -> None:
         super().__init__()
@@ -155,13 +155,13 @@ class ParTClassBlock(nn.Module):
     def forward(
         self, cls: torch.Tensor, x: torch.Tensor, mask: torch.Tensor, packing: Packing | None = None
     ) -> torch.Tensor:
-        c = self.pre_attn_norm(cls)
         kv = self.attn.project_key_value(self.pre_attn_norm(x))
         if packing is not None:
             kv = packing.unpack(kv)
-        kv = torch.cat([self.attn.project_key_value(c), kv], dim=1)
+        kv = torch.cat([self.attn.project_key_value(self.pre_attn_norm(cls)), kv], dim=1)
         keys = torch.cat([torch.ones_like(mask[:, :1]), mask], dim=1)[:, None, None, :]
-        a = self.attn.attend(self.attn.project_query(c), *kv.chunk(2, dim=-1), keys)
+        # as in the reference, the query is the un-normalised class token; keys/values are normalised
+        a = self.attn.attend(self.attn.project_query(cls), *kv.chunk(2, dim=-1), keys)
         cls = cls + self.post_attn_norm(self.attn.project_out(a))
         h = F.gelu(self.fc1(self.pre_fc_norm(cls)))
         return self.resid_scale * cls + self.fc2(self.post_fc_norm(h))

@@ -2,12 +2,14 @@
 
 For particles i, j with transverse momenta pT, rapidities y and azimuths phi:
 
-- ``ln ΔR``  with ΔR = sqrt((y_i - y_j)^2 + Δphi^2) (rapidity–azimuth distance, Δphi wrapped to [-π, π)),
 - ``ln kT``  with kT = min(pT_i, pT_j) · ΔR,
 - ``ln z``   with z = min(pT_i, pT_j) / (pT_i + pT_j),
+- ``ln ΔR``  with ΔR = sqrt((y_i - y_j)^2 + Δphi^2) (rapidity–azimuth distance, Δphi wrapped to [-π, π)),
 - ``ln m²``  with m² = (E_i + E_j)^2 - |p_i + p_j|^2,
 
-in that order (:data:`PAIR_FEATURES`). **eps handling**: every argument of a logarithm is clamped from
+in that order (:data:`PAIR_FEATURES`; the order of the ParT reference code, so weights transfer).
+
+**eps handling**: every argument of a logarithm is clamped from
 below at ``eps`` (default 1e-8, as in the ParT reference), so identical particles (ΔR = 0, kT = 0),
 massless collinear pairs (m² = 0) and zeroed padded slots give ``ln eps`` ≈ -18.4 instead of -inf/NaN;
 the rapidity uses ``0.5 ln((E + pz) / (E - pz))`` with both terms clamped at ``eps``. Callers zero the
@@ -22,7 +24,7 @@ import math
 import torch
 
 #: Names (and order) of the pair features returned by :func:`pair_features`.
-PAIR_FEATURES = ("ln_delta_r", "ln_kt", "ln_z", "ln_m2")
+PAIR_FEATURES = ("ln_kt", "ln_z", "ln_delta_r", "ln_m2")
 
 
 def particle_quantities(p4: torch.Tensor, mask: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
@@ -46,9 +48,9 @@ def pair_features_between(a: torch.Tensor, b: torch.Tensor, eps: float = 1e-8) -
     m2 = s[..., 3] * s[..., 3] - (s[..., :3] * s[..., :3]).sum(-1)
     return torch.stack(
         [
-            torch.log(delta.clamp(min=eps)),
             torch.log((ptmin * delta).clamp(min=eps)),
             torch.log((ptmin / (pt_a + pt_b).clamp(min=eps)).clamp(min=eps)),
+            torch.log(delta.clamp(min=eps)),
             torch.log(m2.clamp(min=eps)),
         ],
         dim=-1,

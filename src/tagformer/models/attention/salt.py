@@ -1,0 +1,96 @@
+"""SAL-T attention (arXiv:2510.23641): partitioned low-rank attention with convolutions on the scores.
+
+Particles arrive sorted by a kinematic key (e.g. kT). The real particles of each jet are split into
+``partitions`` contiguous groups of (almost) equal size — particle of rank r among R real ones goes to
+group ``floor(r * P / R)`` — and each group is compressed to one key and one value per head by learned
+weights indexed by the position inside the group. Queries attend to these P summaries; before the
+softmax, 2D convolutions of heights (1, 3, 5) and width P slide over the (N x P) score map (shared by
+heads) and are averaged, adding correlations between neighbouring particles in the ordering.
+
+Padding: keys/values of padded particles are zeroed, padded score rows are zeroed before the
+convolutions (so a jet's last real row sees zeros, as at the edge of the map), and empty groups (jets
+with fewer than P real particles) are masked from the softmax. Extra padded slots change nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def partition_weights(mask: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-particle compression weights and group membership.
+
+    Parameters
+    ----------
+    mask : (B, N) bool, real particles.
+    weights : (H, P, C) learned weights (C = slots per group).
+
+    Returns
+    -------
+    (B, H, N, P) weights of each particle in its group's summary (zero elsewhere and for padding),
+    (B, P) bool, groups holding at least one real particle.
+    """
+    heads, parts, chunk = weights.shape
+    real = mask.to(torch.int64)
+    count = real.sum(dim=1, keepdim=True).clamp(min=1)
+    rank = torch.cumsum(real, dim=1) - 1
+    group = torch.div(rank * parts, count, rounding_mode="floor").clamp(0, parts - 1)
+    start = torch.div(group * count + parts - 1, parts, rounding_mode="floor")
+    local = (rank - start).clamp(0, chunk - 1)
+    flat = weights.reshape(heads, parts * chunk)[:, group * chunk + local]  # (H, B, N)
+    member = (group.unsqueeze(-1) == torch.arange(parts, device=mask.device)) & mask.unsqueeze(-1)
+    w = flat.permute(1, 0, 2).unsqueeze(-1) * member.unsqueeze(1).to(weights.dtype)
+    return w, member.any(dim=1)
+
+
+class SALTAttention(nn.Module):
+    """Spatially aware linear attention over ``partitions`` group summaries.
+
+    Parameters
+    ----------
+    dim, num_heads : width and heads.
+    num_particles : largest number of real particles per jet the group weights are sized for.
+    partitions : number of groups P.
+    conv_heights : kernel heights of the score-map convolutions (averaged); empty for none.
+    """
+
+    def __init__(
+        self, dim: int, num_heads: int, num_particles: int, partitions: int = 4,
+        conv_heights: Sequence[int] = (1, 3, 5),
+    ) -> None:
+        super().__init__()
+        if dim % num_heads:
+            raise ValueError(f"dim {dim} is not divisible by num_heads {num_heads}")
+        self.num_heads, self.head_dim = num_heads, dim // num_heads
+        chunk = math.ceil(num_particles / partitions)
+        self.qkv = nn.Linear(dim, 3 * dim, bias=False)
+        self.key_weights = nn.Parameter(torch.randn(num_heads, partitions, chunk) / chunk**0.5)
+        self.value_weights = nn.Parameter(torch.randn(num_heads, partitions, chunk) / chunk**0.5)
+        self.convs = nn.ModuleList(
+            nn.Conv2d(1, 1, (h, partitions), padding="same") for h in conv_heights
+        )
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        b, n, d = x.shape
+        keep = mask[:, None, :, None]
+        q, k, v = (t.view(b, n, self.num_heads, self.head_dim).transpose(1, 2)
+                   for t in self.qkv(x).chunk(3, dim=-1))
+        wk, present = partition_weights(mask, self.key_weights)
+        wv, _ = partition_weights(mask, self.value_weights)
+        keys = torch.einsum("bhnp,bhnd->bhpd", wk, k.masked_fill(~keep, 0.0))
+        values = torch.einsum("bhnp,bhnd->bhpd", wv, v.masked_fill(~keep, 0.0))
+        scores = (q @ keys.transpose(-1, -2)) / math.sqrt(self.head_dim)
+        scores = scores.masked_fill(~keep, 0.0)
+        if len(self.convs):
+            flat = scores.reshape(b * self.num_heads, 1, n, -1)
+            scores = torch.stack([conv(flat) for conv in self.convs]).mean(0).view_as(scores)
+        present = present | ~present.any(dim=1, keepdim=True)
+        scores = scores.masked_fill(~present[:, None, None, :], float("-inf"))
+        out = F.softmax(scores, dim=-1) @ values
+        return self.out(out.transpose(1, 2).reshape(b, n, d))

@@ -1,0 +1,89 @@
+"""SAL-T: Spatially Aware Linear Transformer for trigger-level jet tagging (arXiv:2510.23641)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tagformer.data.batch import JetBatch
+from tagformer.models.attention.salt import SALTAttention
+from tagformer.models.layers.mlp import MLP
+from tagformer.models.layers.norm import make_norm
+from tagformer.models.layers.pooling import MaskedPool, masked_fill_padding
+from tagformer.models.registry import Capabilities, register_model
+
+
+class SALTBlock(nn.Module):
+    """Post-norm block with DyT: ``y = norm(x + attn(x))``, ``out = norm(y + FFN(y))`` (ReLU FFN)."""
+
+    def __init__(self, dim: int, num_heads: int, ffn_dim: int, num_particles: int, partitions: int,
+                 conv_heights: Sequence[int], norm: str) -> None:
+        super().__init__()
+        self.attn = SALTAttention(dim, num_heads, num_particles, partitions, conv_heights)
+        self.norm1 = make_norm(norm, dim)
+        self.ffn = MLP([dim, ffn_dim, dim], activation="relu")
+        self.norm2 = make_norm(norm, dim)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = self.norm1(x + self.attn(x, mask))
+        return self.norm2(x + self.ffn(x))
+
+
+@register_model(
+    "salt",
+    presets={
+        "salt": dict(dim=16, num_heads=4, ffn_dim=16, num_layers=1, partitions=4),
+        "salt_large": dict(dim=32, num_heads=4, ffn_dim=64, num_layers=2, partitions=8),
+    },
+    capabilities=Capabilities(permutation_invariant=False, order_dependent="kt"),
+    paper="arXiv:2510.23641",
+    smallest="salt",
+)
+class SALT(nn.Module):
+    """SAL-T: ReLU embedding, SAL-T blocks with DyT norms, masked max pooling, dense head.
+
+    Expects particles sorted by descending kT = pT·ΔR (``order_dependent="kt"``); the group weights are
+    sized for ``num_particles`` real particles per jet (jets with more reuse the last slot weight).
+
+    Parameters
+    ----------
+    num_classes, in_features, num_particles : from the data.
+    dim, num_heads, ffn_dim, num_layers : encoder shape (paper: 16, 4, 16, 1).
+    partitions : groups per jet (paper: 4).
+    conv_heights : score-map convolution heights (paper: 1, 3, 5).
+    norm : ``"dyt"`` (paper) or ``"layer"``.
+    pooling : ``"max"`` (paper) or ``"mean"``.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        in_features: int,
+        num_particles: int,
+        dim: int = 16,
+        num_heads: int = 4,
+        ffn_dim: int = 16,
+        num_layers: int = 1,
+        partitions: int = 4,
+        conv_heights: Sequence[int] = (1, 3, 5),
+        norm: str = "dyt",
+        pooling: str = "max",
+    ) -> None:
+        super().__init__()
+        self.embed = nn.Linear(in_features, dim)
+        self.blocks = nn.ModuleList(
+            SALTBlock(dim, num_heads, ffn_dim, num_particles, partitions, conv_heights, norm)
+            for _ in range(num_layers)
+        )
+        self.pool = MaskedPool(pooling)
+        self.head = MLP([dim, dim, num_classes], activation="relu")
+
+    def forward(self, batch: JetBatch) -> torch.Tensor:
+        mask = batch.mask
+        x = F.relu(self.embed(masked_fill_padding(batch.features, mask)))
+        for block in self.blocks:
+            x = block(x, mask)
+        return self.head(self.pool(x, mask))
