@@ -115,7 +115,7 @@ def test_config_errors(hls_dir):
     with pytest.raises(DataError, match="unknown feature set"):
         JetDataModule(DataConfig(path=str(hls_dir), feature_set="abc"))
     dm = JetDataModule(DataConfig(path=str(hls_dir), feature_set="part_full"))
-    with pytest.raises(DataError, match="part_full.*hls4ml format"):
+    with pytest.raises(DataError, match=r"part_full.*hls4ml format"):
         dm.setup("fit")
 
 

@@ -15,11 +15,11 @@ from tagformer.data.batch import JetBatch
 from tagformer.data.collate import keep_batch
 from tagformer.data.dataset import InMemoryJetDataset
 from tagformer.data.features import feature_names
-from tagformer.data.formats import FORMATS, detect_format, get_reader, read_files, read_files_indexed
+from tagformer.data.formats import FILE_SHIFT, FORMATS, detect_format, get_reader, read_files
 from tagformer.data.normalise import Normaliser
 from tagformer.data.orderings import check_ordering
-from tagformer.data.pipeline import Prepared, TruncationStats, prepare
-from tagformer.data.splits import SplitPlan, jet_split, plan_splits
+from tagformer.data.pipeline import Prepared, TruncationStats, concat_prepared, prepare
+from tagformer.data.splits import SPLIT_IDS, SplitPlan, jet_split, plan_splits
 from tagformer.data.streaming import StreamingJetDataset, StreamSpec, fit_normaliser_streaming
 from tagformer.errors import ConfigError, DataError
 
@@ -111,34 +111,46 @@ class JetDataModule(lightning.LightningDataModule):
                            truncation={k: v.as_dict() for k, v in self._stats.items()})
 
     # -- in memory ----------------------------------------------------------------------------------
-    def _prepare_arrays(self, arrays, split: str) -> Prepared:
+    def _read_prepare(self, files: list[str], fmt: str, splits: tuple[str, ...],
+                      fractions: dict[str, float]) -> None:
+        """Read ``files`` one at a time, assign jets to ``splits`` (by hash when ``fractions``), prepare each
+        file's share and keep only the prepared arrays (peak memory ~ one raw file + prepared data)."""
         c = self.config
-        rng = np.random.default_rng([c.seed, ("train", "val", "test").index(split)])
-        prep = prepare(arrays, c.feature_set, c.num_particles, c.ordering, rng)
-        self._stats[split] = prep.stats
-        return prep
+        rngs = {s: np.random.default_rng([c.seed, SPLIT_IDS[s]]) for s in splits}
+        parts: dict[str, list[Prepared]] = {s: [] for s in splits}
+        counts = dict.fromkeys(splits, 0)
+        for file_no, path in enumerate(files):
+            if c.max_jets is not None and all(counts[s] >= c.max_jets for s in splits):
+                break
+            stop = None if fractions or c.max_jets is None else c.max_jets - counts[splits[0]]
+            arrays = read_files([path], fmt, stop)
+            ids = None
+            if fractions:
+                ids = jet_split((file_no << FILE_SHIFT) | np.arange(len(arrays), dtype=np.int64), fractions,
+                                c.seed)
+            for s in splits:
+                share = arrays if ids is None else arrays.select(np.flatnonzero(ids == SPLIT_IDS[s]))
+                if c.max_jets is not None:
+                    share = share.select(slice(0, c.max_jets - counts[s]))
+                if len(share):
+                    parts[s].append(prepare(share, c.feature_set, c.num_particles, c.ordering, rngs[s]))
+                    counts[s] += len(share)
+        for s in splits:
+            if not parts[s]:
+                raise DataError(f"{files[0]}: the {s} split received no jets (too few jets for the split "
+                                "fractions?).")
+            self._prepared[s] = concat_prepared(parts[s])
+            self._stats[s] = self._prepared[s].stats
 
     def _load_in_memory(self, wanted: set[str]) -> None:
         plan, fmt = self._resolve()
-        c = self.config
         base = wanted | ({"train"} if self._normaliser is None else set())
         need = {s for s in base if s not in self._prepared}
-        if not need:
-            return
-        carved = set(plan.fractions) & need
-        if "train" in need or carved:
-            cap = None
-            if c.max_jets is not None:
-                cap = int(np.ceil(c.max_jets / (1.0 - sum(plan.fractions.values()))))
-            arrays, index = read_files_indexed(plan.files["train"], fmt, cap)
-            ids = jet_split(index, plan.fractions, c.seed)
-            for split in ("train", *plan.fractions):
-                if split not in self._prepared:
-                    idx = np.flatnonzero(ids == ("train", "val", "test").index(split))[:c.max_jets]
-                    self._prepared[split] = self._prepare_arrays(arrays.select(idx), split)
-        for split in need - set(self._prepared):
-            arrays = read_files(plan.files[split], fmt, c.max_jets)
-            self._prepared[split] = self._prepare_arrays(arrays, split)
+        if "train" in need or set(plan.fractions) & need:
+            splits = tuple(s for s in ("train", *plan.fractions) if s not in self._prepared)
+            self._read_prepare(plan.files["train"], fmt, splits, dict(plan.fractions))
+        for split in sorted(need - set(self._prepared)):
+            self._read_prepare(plan.files[split], fmt, (split,), {})
 
     # -- Lightning hooks ----------------------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:

@@ -81,7 +81,7 @@ def prepare(arrays: JetArrays, feature_set: str, num_particles: int, ordering: s
     check_ordering(ordering)
     mask = arrays.mask
     p4 = np.where(mask[..., None], arrays.p4, 0.0).astype(np.float32)
-    jet_p4 = p4.astype(np.float64).sum(axis=1)
+    jet_p4 = p4.sum(axis=1, dtype=np.float64)
     pt = kin.pt(p4)
     # keep the N highest-pT particles
     keep = np.argsort(np.where(mask, -pt, np.inf), axis=1, kind="stable")[:, :num_particles]
@@ -104,3 +104,17 @@ def prepare(arrays: JetArrays, feature_set: str, num_particles: int, ordering: s
     p4 = np.where(mask[..., None], p4, 0.0).astype(np.float32)
     return Prepared(features=_pad_to(features, num_particles), p4=_pad_to(p4, num_particles),
                     mask=_pad_to(mask, num_particles), labels=arrays.labels, jet=arrays.jet, stats=stats)
+
+
+def concat_prepared(parts: list[Prepared]) -> Prepared:
+    """Concatenate prepared chunks (all padded to the same N)."""
+    if len(parts) == 1:
+        return parts[0]
+    stats = TruncationStats()
+    for p in parts:
+        stats = stats.add(p.stats)
+    jets = [p.jet for p in parts]
+    return Prepared(features=np.concatenate([p.features for p in parts]),
+                    p4=np.concatenate([p.p4 for p in parts]), mask=np.concatenate([p.mask for p in parts]),
+                    labels=np.concatenate([p.labels for p in parts]),
+                    jet=None if any(j is None for j in jets) else np.concatenate(jets), stats=stats)

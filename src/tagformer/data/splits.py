@@ -17,6 +17,7 @@ from tagformer.data.formats import resolve_files
 from tagformer.errors import ConfigError
 
 SPLITS = ("train", "val", "test")
+SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
 
 
 @dataclass

@@ -22,9 +22,7 @@ from tagformer.data.formats import FILE_SHIFT, get_reader, iter_chunks
 from tagformer.data.formats.base import JetArrays
 from tagformer.data.normalise import Normaliser
 from tagformer.data.pipeline import prepare
-from tagformer.data.splits import jet_split
-
-SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
+from tagformer.data.splits import SPLIT_IDS, jet_split
 
 
 @dataclass
