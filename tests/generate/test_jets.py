@@ -8,7 +8,7 @@ import pytest
 
 from tagformer import kinematics as kin
 from tagformer.data.generate.detector import Particles
-from tagformer.data.generate.jets import OBSERVABLE_NAMES, cluster, jet_four_vectors, observables
+from tagformer.data.generate.jets import OBSERVABLE_NAMES, cluster, observables
 
 pytest.importorskip("fastjet")
 COL = {n: i for i, n in enumerate(OBSERVABLE_NAMES)}
@@ -51,7 +51,9 @@ def test_cluster_orders_and_cuts_jets():
         sprays.append(kin.from_pt_eta_phi(pt0 * z, eta0 + rng.normal(0, 0.05, 20), phi0 + rng.normal(0, 0.05, 20)))
     p4 = np.concatenate(sprays)
     parts = Particles(p4, np.zeros(len(p4), np.int64), 1)
-    jets, cons = cluster(parts, "antikt", 0.8, pt_min=100.0, eta_max=2.0, max_jets=2)
-    pts = kin.pt(jet_four_vectors(jets[0]))
-    assert len(pts) == 2 and pts[0] > pts[1] > 500
-    assert ak.to_list(ak.num(cons, axis=2)) == [[20, 20]]
+    jet_p4, jet_event, cons = cluster(parts, "antikt", 0.8, pt_min=100.0, eta_max=2.0, max_jets=2)
+    pts = kin.pt(jet_p4)
+    assert len(pts) == 2 and pts[0] > pts[1] > 500 and jet_event.tolist() == [0, 0]
+    assert ak.to_list(ak.num(cons, axis=1)) == [20, 20]
+    _, _, one = cluster(parts, "antikt", 0.8, pt_min=100.0, eta_max=2.0, max_jets=1)
+    assert len(one) == 1

@@ -2,34 +2,29 @@
 
 from __future__ import annotations
 
-import awkward as ak
 import numpy as np
-import pytest
 
 from tagformer import kinematics as kin
+from tagformer.data.generate.record import EventRecord
 from tagformer.data.generate.truth import match_jets, truth_objects
-
-vector = pytest.importorskip("vector")
 
 
 def _record(rows):
-    """rows: (id, status, daughter1, daughter2, pt, eta, phi, m) per particle of one event."""
-    arr = np.array(rows, dtype=float)
-    p4 = kin.from_pt_eta_phi(arr[:, 4], arr[:, 5], arr[:, 6], arr[:, 7])
-    return {"id": arr[:, 0].astype(np.int32), "status": arr[:, 1].astype(np.int32),
-            "daughter1": arr[:, 2].astype(np.int32), "daughter2": arr[:, 3].astype(np.int32), "p4": p4}
+    """rows: (id, status, daughter1, daughter2, pt, eta, phi, m) per particle of one event (local indices)."""
+    return np.array(rows, dtype=float)
 
 
 def _events(*records):
-    vector.register_awkward()
-    out = []
-    for r in records:
-        p = [{"px": a, "py": b, "pz": c, "e": d} for a, b, c, d in r["p4"]]
-        out.append([{"id": i, "status": s, "daughter1": d1, "daughter2": d2, "p": pp}
-                    for i, s, d1, d2, pp in zip(r["id"], r["status"], r["daughter1"], r["daughter2"], p)])
-    arr = ak.Array(out)
-    return ak.zip({"id": arr.id, "status": arr.status, "daughter1": arr.daughter1, "daughter2": arr.daughter2,
-                   "p": ak.zip({f: arr.p[f] for f in ("px", "py", "pz", "e")}, with_name="Momentum4D")})
+    counts = np.array([len(r) for r in records])
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    event = np.repeat(np.arange(len(records)), counts)
+    arr = np.concatenate(records)
+    start = offsets[:-1][event]
+    d1, d2 = arr[:, 2].astype(np.int64), arr[:, 3].astype(np.int64)
+    return EventRecord(id=arr[:, 0].astype(np.int32), status=arr[:, 1].astype(np.int32),
+                       daughter1=np.where(d1 > 0, d1 + start, -1), daughter2=np.where(d2 > 0, d2 + start, -1),
+                       p4=kin.from_pt_eta_phi(arr[:, 4], arr[:, 5], arr[:, 6], arr[:, 7]), event=event,
+                       offsets=offsets)
 
 
 def _w_event(quark2_phi):
@@ -46,11 +41,9 @@ def _w_event(quark2_phi):
 def test_w_jet_matched_only_when_both_quarks_are_inside():
     events = _events(_w_event(0.9), _w_event(1.0 + 0.9))
     truth = truth_objects(events, "w")
-    assert ak.to_list(ak.num(truth)) == [1, 1]
-    jet_eta = ak.Array([[0.5, -0.5], [0.5]])
-    jet_phi = ak.Array([[1.0, -2.1], [1.0]])
-    matched = match_jets(jet_eta, jet_phi, truth, 0.8)
-    assert ak.to_list(matched) == [[True, False], [False]]
+    assert truth.event.tolist() == [0, 1] and truth.qeta.shape == (2, 2)
+    matched = match_jets(np.array([0, 0, 1]), np.array([0.5, -0.5, 0.5]), np.array([1.0, -2.1, 1.0]), truth, 0.8)
+    assert matched.tolist() == [True, False, False]
 
 
 def test_top_uses_b_and_the_last_w_copy():
@@ -68,9 +61,10 @@ def test_top_uses_b_and_the_last_w_copy():
 
     events = _events(top(-0.2), top(1.5))
     truth = truth_objects(events, "t")
-    assert ak.to_list(ak.num(truth.qeta, axis=2)) == [[3], [3]]
-    matched = match_jets(ak.Array([[0.0], [0.0]]), ak.Array([[0.0], [0.0]]), truth, 0.8)
-    assert ak.to_list(matched) == [[True], [False]]
+    assert truth.qeta.shape == (2, 3)
+    assert np.allclose(truth.qeta[0], [-0.2, 0.2, 0.0]), "b, then the quarks of the last W copy"
+    matched = match_jets(np.array([0, 1]), np.zeros(2), np.zeros(2), truth, 0.8)
+    assert matched.tolist() == [True, False]
 
 
 def test_quark_and_gluon_matching_by_flavour():
@@ -81,7 +75,6 @@ def test_quark_and_gluon_matching_by_flavour():
         (5, -23, 0, 0, 50.0, 1.8, 1.5, 0.0),
     ])
     events = _events(record)
-    jet_eta = ak.Array([[0.1, 0.0, 1.8]])
-    jet_phi = ak.Array([[0.1, np.pi - 0.1, 1.5]])
-    assert ak.to_list(match_jets(jet_eta, jet_phi, truth_objects(events, "g"), 0.8)) == [[True, False, False]]
-    assert ak.to_list(match_jets(jet_eta, jet_phi, truth_objects(events, "q"), 0.8)) == [[False, True, False]]
+    jet_event, jet_eta, jet_phi = np.zeros(3, int), np.array([0.1, 0.0, 1.8]), np.array([0.1, np.pi - 0.1, 1.5])
+    assert match_jets(jet_event, jet_eta, jet_phi, truth_objects(events, "g"), 0.8).tolist() == [True, False, False]
+    assert match_jets(jet_event, jet_eta, jet_phi, truth_objects(events, "q"), 0.8).tolist() == [False, True, False]

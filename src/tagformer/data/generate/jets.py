@@ -46,26 +46,31 @@ def to_awkward(particles: Particles) -> ak.Array:
 
 
 def cluster(particles: Particles, algorithm: str, radius: float, pt_min: float, eta_max: float,
-            max_jets: int) -> tuple[ak.Array, ak.Array]:
+            max_jets: int) -> tuple[np.ndarray, np.ndarray, ak.Array]:
     """Cluster every event of a batch at once.
 
     Returns
     -------
-    jets, constituents
-        (events, jets) Momentum4D jets with pT > ``pt_min`` and |η| < ``eta_max``, pT-ordered, at most
-        ``max_jets`` per event; and their (events, jets, constituents) Momentum4D constituents.
+    jet_p4, jet_event, constituents
+        Flat (n, 4) jets with pT > ``pt_min`` and |η| < ``eta_max``, the ``max_jets`` hardest per event,
+        ordered by event then decreasing pT; their event indices; their (n, constituents) Momentum4D
+        constituents.
     """
     import fastjet
 
     events = to_awkward(particles)
     seq = fastjet.ClusterSequence(events, _jet_definition(algorithm, radius))
     jets = seq.inclusive_jets(pt_min)
-    cons = seq.constituents(pt_min)
-    order = ak.argsort(jets.pt, axis=1, ascending=False)
-    jets, cons = jets[order], cons[order]
-    keep = abs(jets.eta) < eta_max
-    jets, cons = jets[keep], cons[keep]
-    return jets[:, :max_jets], cons[:, :max_jets]
+    cons = ak.flatten(seq.constituents(pt_min), axis=1)
+    jet_p4 = jet_four_vectors(ak.flatten(jets))
+    jet_event = np.repeat(np.arange(len(jets)), ak.to_numpy(ak.num(jets)))
+    ptv = kin.pt(jet_p4)
+    keep = np.flatnonzero(np.abs(kin.eta(jet_p4)) < eta_max)
+    keep = keep[np.lexsort((-ptv[keep], jet_event[keep]))]
+    ev = jet_event[keep]
+    first = np.searchsorted(ev, ev, side="left")
+    keep = keep[np.arange(len(keep)) - first < max_jets]
+    return jet_p4[keep], jet_event[keep], cons[keep]
 
 
 def jet_four_vectors(jets: ak.Array) -> np.ndarray:

@@ -123,6 +123,8 @@ def run_shards(config: GenerateConfig, part: tuple[int, int] | None = None,
             report.skipped.append(spec.name)
         else:
             todo.append(spec)
+    # run classes round-robin so an interrupted run holds a balanced sample (merge order is fixed anyway)
+    todo.sort(key=lambda s: (s.index, config.classes.index(s.label)))
     total = sum(s.count for s in todo)
     workers = min(config.workers or os.cpu_count() or 1, max(len(todo), 1))
     start = time.perf_counter()

@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 import awkward as ak
 import numpy as np
 
+from tagformer import kinematics as kin
 from tagformer.data.generate import detector as det
 from tagformer.data.generate.config import ALL_CLASSES, GenerateConfig
 from tagformer.data.generate.features import constituent_features, padded_p4
-from tagformer.data.generate.jets import cluster, jet_four_vectors, observables
+from tagformer.data.generate.jets import cluster, observables
 from tagformer.data.generate.pythia import make_pythia, shard_seeds, silence_fastjet_banner
+from tagformer.data.generate.record import EventRecord
 from tagformer.data.generate.truth import match_jets, truth_objects
 
 #: Stop a shard that keeps yielding no matched jets (a broken setting) instead of looping forever.
@@ -64,13 +66,9 @@ def _next_batch_size(config: GenerateConfig, needed: int, jets: int, events: int
     return int(min(config.batch_events, max(estimate, 5)))
 
 
-def _final_state(prt: ak.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    fs = prt[prt.status > 0]
-    counts = ak.to_numpy(ak.num(fs))
-    p = fs.p
-    p4 = np.stack([ak.to_numpy(ak.flatten(p[f])) for f in ("px", "py", "pz", "e")], axis=1)
-    pid = ak.to_numpy(ak.flatten(fs.id))
-    return p4, pid, np.repeat(np.arange(len(counts)), counts)
+def _final_state(rec: EventRecord) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    final = rec.status > 0
+    return rec.p4[final], rec.id[final], rec.event[final]
 
 
 def generate_shard(config: GenerateConfig, spec: ShardSpec,
@@ -96,26 +94,28 @@ def generate_shard(config: GenerateConfig, spec: ShardSpec,
         t0 = time.perf_counter()
         prt = py.nextBatch(n_batch).prt
         t1 = time.perf_counter()
-        p4, pid, event = _final_state(prt)
+        rec = EventRecord.from_awkward(prt)
+        p4, pid, event = _final_state(rec)
         if config.detector == "parametric":
-            parts = det.apply_detector(p4, pid, event, len(prt), rng, calo_eta_max=config.calo_eta_max,
+            parts = det.apply_detector(p4, pid, event, rec.n_events, rng, calo_eta_max=config.calo_eta_max,
                                        ecal_cell=config.ecal_cell, hcal_cell=config.hcal_cell)
         else:
-            parts = det.particle_level(p4, pid, event, len(prt))
+            parts = det.particle_level(p4, pid, event, rec.n_events)
         t2 = time.perf_counter()
-        jets, cons = cluster(parts, config.jet_algorithm, config.jet_r, config.jet_pt_min, config.eta_max,
-                             config.max_jets_per_event)
+        jet_p4, jet_event, cons = cluster(parts, config.jet_algorithm, config.jet_r, config.jet_pt_min,
+                                          config.eta_max, config.max_jets_per_event)
         t3 = time.perf_counter()
-        matched = match_jets(jets.eta, jets.phi, truth_objects(prt, spec.label), config.jet_r)
-        new_jets, new_cons = ak.flatten(jets[matched]), ak.flatten(cons[matched], axis=1)
+        matched = match_jets(jet_event, kin.eta(jet_p4), kin.phi(jet_p4), truth_objects(rec, spec.label),
+                             config.jet_r)
+        new_jets, new_cons = jet_p4[matched], cons[matched]
         t4 = time.perf_counter()
         timings["pythia"] += t1 - t0
         timings["detector"] += t2 - t1
         timings["clustering"] += t3 - t2
         timings["matching"] += t4 - t3
-        n_events += len(prt)
+        n_events += rec.n_events
         take = min(len(new_jets), spec.count - n_jets)
-        empty_events = 0 if take else empty_events + len(prt)
+        empty_events = 0 if take else empty_events + rec.n_events
         if empty_events > _MAX_EMPTY_EVENTS:
             raise RuntimeError(f"no matched {spec.label} jet in {empty_events} events; settings too tight?")
         if take:
@@ -125,8 +125,7 @@ def generate_shard(config: GenerateConfig, spec: ShardSpec,
             if progress is not None:
                 progress(take)
     t0 = time.perf_counter()
-    jets_all, cons_all = ak.concatenate(kept_jets), ak.concatenate(kept_cons)
-    jet_p4 = jet_four_vectors(jets_all)
+    jet_p4, cons_all = np.concatenate(kept_jets), ak.concatenate(kept_cons)
     obs = observables(cons_all, jet_p4, config.jet_r, config.softdrop_beta, config.softdrop_zcut)
     p4, mask = padded_p4(cons_all, config.n_constituents)
     feats = constituent_features(p4, mask, jet_p4)

@@ -7,97 +7,99 @@
   matched if a parton of its class flavour (g: gluon; q: u, d, s, c) lies within ΔR < R and no hard parton
   of another flavour does.
 
-Jets that do not match are dropped by the caller, never relabelled.
+Jets that do not match are dropped by the caller, never relabelled. Everything is numpy over the flat
+event record of a whole batch.
 """
 
 from __future__ import annotations
 
-import awkward as ak
+from dataclasses import dataclass
+
 import numpy as np
+
+from tagformer import kinematics as kin
+from tagformer.data.generate.record import EventRecord
 
 #: PDG id of the resonance of each heavy class.
 RESONANCE_ID = {"w": 24, "z": 23, "t": 6}
 #: Flavours counted as a light-quark jet (u, d, s, c; b jets are not "q").
 LIGHT_QUARKS = (1, 2, 3, 4)
-_MAX_COPIES = 200
+_MAX_COPIES = 500
 
 
-def _last_copy(prt: ak.Array, idx: ak.Array) -> ak.Array:
-    """Follow recoil copies (daughter1 == same id) from ``idx`` to the last copy, vectorised."""
+@dataclass(frozen=True)
+class TruthObjects:
+    """Flat truth objects: event index, direction, class flavour flag, decay-quark directions (n, k)."""
+
+    event: np.ndarray
+    eta: np.ndarray
+    phi: np.ndarray
+    ok: np.ndarray
+    qeta: np.ndarray
+    qphi: np.ndarray
+
+
+def _last_copy(rec: EventRecord, idx: np.ndarray) -> np.ndarray:
+    """Follow recoil copies (daughter1 carries the same id) from ``idx`` to the last copy."""
+    idx = idx.copy()
     for _ in range(_MAX_COPIES):
-        nxt = prt.daughter1[idx]
-        cont = (nxt > 0) & (prt.id[nxt] == prt.id[idx])
-        if not ak.any(cont):
-            return idx
-        idx = ak.where(cont, nxt, idx)
+        nxt = rec.daughter1[idx]
+        cont = (nxt >= 0) & (rec.id[np.maximum(nxt, 0)] == rec.id[idx])
+        if not cont.any():
+            break
+        idx[cont] = nxt[cont]
     return idx
 
 
-def _stack(*arrays: ak.Array) -> ak.Array:
-    return ak.concatenate([a[..., np.newaxis] for a in arrays], axis=-1)
+def _direction(p4: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return kin.eta(p4), kin.phi(p4)
 
 
-def truth_objects(prt: ak.Array, label: str) -> ak.Array:
-    """Per event, the truth objects of class ``label``.
-
-    Returns
-    -------
-    ak.Array
-        (events, objects) records ``eta, phi, ok, qeta, qphi``: direction, whether the object has the
-        class flavour, and the directions of its decay quarks (empty for q/g partons).
-    """
-    local = ak.local_index(prt.id)
+def truth_objects(rec: EventRecord, label: str) -> TruthObjects:
+    """The truth objects of class ``label`` in every event of the batch."""
     if label in RESONANCE_ID:
         rid = RESONANCE_ID[label]
-        aid = abs(prt.id)
-        last = (aid == rid) & (abs(prt.id[prt.daughter1]) != rid)
-        res = local[last]
-        d1, d2 = prt.daughter1[res], prt.daughter2[res]
+        aid = np.abs(rec.id)
+        d1 = rec.daughter1
+        last = (aid == rid) & ((d1 < 0) | (np.abs(rec.id[np.maximum(d1, 0)]) != rid))
+        res = np.flatnonzero(last)
+        a, b = rec.daughter1[res], rec.daughter2[res]
         if label == "t":
-            first_is_w = abs(prt.id[d1]) == 24
-            w = _last_copy(prt, ak.where(first_is_w, d1, d2))
-            b = ak.where(first_is_w, d2, d1)
-            quarks = _stack(b, prt.daughter1[w], prt.daughter2[w])
+            first_is_w = np.abs(rec.id[a]) == 24
+            w = _last_copy(rec, np.where(first_is_w, a, b))
+            quarks = np.stack([np.where(first_is_w, b, a), rec.daughter1[w], rec.daughter2[w]], axis=1)
         else:
-            quarks = _stack(d1, d2)
-        n_q = 3 if label == "t" else 2
-        obj_p, q_p = prt.p[res], prt.p[ak.flatten(quarks, axis=2)]
-        qeta, qphi = (ak.unflatten(x, n_q, axis=1) for x in (q_p.eta, q_p.phi))
-        ok = ak.ones_like(res, dtype=bool)
-        return ak.zip({"eta": obj_p.eta, "phi": obj_p.phi, "ok": ok, "qeta": qeta, "qphi": qphi},
-                      depth_limit=2)
-    hard = local[prt.status == -23]
-    pid = abs(prt.id[hard])
-    ok = (pid == 21) if label == "g" else np.isin(ak.to_numpy(ak.flatten(pid)), LIGHT_QUARKS)
-    if label != "g":
-        ok = ak.unflatten(ok, ak.num(pid))
-    obj_p = prt.p[hard]
-    empty = ak.unflatten(ak.unflatten(np.zeros(0), np.zeros(len(ak.flatten(hard)), np.int64)), ak.num(hard))
-    return ak.zip({"eta": obj_p.eta, "phi": obj_p.phi, "ok": ok, "qeta": empty, "qphi": empty}, depth_limit=2)
+            quarks = np.stack([a, b], axis=1)
+        eta, phi = _direction(rec.p4[res])
+        qeta, qphi = _direction(rec.p4[quarks])
+        return TruthObjects(rec.event[res], eta, phi, np.ones(len(res), bool), qeta, qphi)
+    hard = np.flatnonzero(rec.status == -23)
+    pid = np.abs(rec.id[hard])
+    ok = pid == 21 if label == "g" else np.isin(pid, LIGHT_QUARKS)
+    eta, phi = _direction(rec.p4[hard])
+    empty = np.zeros((len(hard), 0))
+    return TruthObjects(rec.event[hard], eta, phi, ok, empty, empty)
 
 
-def _dr(eta1: ak.Array, phi1: ak.Array, eta2: ak.Array, phi2: ak.Array) -> ak.Array:
-    dphi = (phi1 - phi2 + np.pi) % (2 * np.pi) - np.pi
-    return np.sqrt((eta1 - eta2) ** 2 + dphi**2)
-
-
-def match_jets(jet_eta: ak.Array, jet_phi: ak.Array, truth: ak.Array, radius: float) -> ak.Array:
-    """Boolean (events, jets): True where the jet is matched to a truth object of its class.
+def match_jets(jet_event: np.ndarray, jet_eta: np.ndarray, jet_phi: np.ndarray, truth: TruthObjects,
+               radius: float) -> np.ndarray:
+    """Boolean per jet: True where the jet is matched to a truth object of its class.
 
     Parameters
     ----------
-    jet_eta, jet_phi
-        (events, jets) jet axes.
+    jet_event, jet_eta, jet_phi
+        Flat jets: event index and axis.
     truth
-        Output of :func:`truth_objects` for the same events.
+        Output of :func:`truth_objects` for the same batch.
     radius
         Jet radius R; objects and their decay quarks must lie within ΔR < R.
     """
-    jets = ak.zip({"eta": jet_eta, "phi": jet_phi})
-    pairs = ak.cartesian({"j": jets, "t": truth}, nested=True)
-    j, t = pairs.j, pairs.t
-    close = _dr(j.eta, j.phi, t.eta, t.phi) < radius
-    contained = ak.all(_dr(j.eta, j.phi, t.qeta, t.qphi) < radius, axis=-1)
-    good = ak.any(close & t.ok & contained, axis=-1)
-    bad = ak.any(close & ~t.ok, axis=-1)
+    jj, tt = np.nonzero(jet_event[:, None] == truth.event[None, :])
+    close = kin.delta_r(jet_eta[jj], jet_phi[jj], truth.eta[tt], truth.phi[tt]) < radius
+    dq = kin.delta_r(jet_eta[jj, None], jet_phi[jj, None], truth.qeta[tt], truth.qphi[tt])
+    contained = np.all(dq < radius, axis=1)
+    good = np.zeros(len(jet_event), bool)
+    bad = np.zeros(len(jet_event), bool)
+    good[jj[close & truth.ok[tt] & contained]] = True
+    bad[jj[close & ~truth.ok[tt]]] = True
     return good & ~bad
