@@ -92,12 +92,15 @@ class MultiHeadAttention(nn.Module):
             self._split(q), self._split(k), self._split(v), attn_mask=attn_mask, dropout_p=drop
         )
         bsz, _, nq, _ = out.shape
-        # clone: a real copy keeps the view valid whatever layout the exported SDPA decomposition uses
-        return out.transpose(1, 2).clone(memory_format=torch.contiguous_format).view(bsz, nq, self.dim)
+        out = out.transpose(1, 2)
+        if torch.compiler.is_exporting():
+            # a real copy keeps the view valid whatever layout the exported SDPA decomposition uses
+            out = out.clone(memory_format=torch.contiguous_format)
+        return out.reshape(bsz, nq, self.dim)
 
     def project_out(self, x: torch.Tensor) -> torch.Tensor:
         """Output projection (and per-head scale if enabled) on (..., D)."""
-        out = self.out_proj(x)
-        if self.head_scale is not None:
-            out = out * self.head_scale.repeat_interleave(self.head_dim)
-        return out
+        if self.head_scale is None:
+            return self.out_proj(x)
+        scale = self.head_scale.repeat_interleave(self.head_dim)  # folded into the weights: one pass
+        return F.linear(x, self.out_proj.weight * scale[:, None], self.out_proj.bias * scale)
