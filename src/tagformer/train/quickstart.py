@@ -17,7 +17,7 @@ from tagformer.errors import TagformerError
 
 #: One pick per group, the first registered name wins: a baseline, full attention, an efficient model.
 CANDIDATES: tuple[tuple[str, ...], ...] = (
-    ("deepsets_small", "deepsets", "pointnet_small", "pointnet", "mlp"),
+    ("deepsets_tiny", "deepsets", "pointnet_tiny", "pointnet"),
     ("transformer_tiny", "transformer_small", "transformer"),
     ("phat_small", "phat", "salt_small", "salt", "linformer_small", "linformer"),
 )

@@ -104,9 +104,23 @@ def measure_flops(model: Any, loader: Any, jets: int = 8) -> float | None:
         batch = next(iter(loader))
     except StopIteration:
         return None
-    batch = batch.select(slice(0, jets))
-    device = next(model.parameters()).device
-    return float(flops_per_jet(model, batch.to(device)))
+    batch = batch.select(slice(0, jets)).to(next(model.parameters()).device)
+    try:
+        return float(flops_per_jet(model, batch))
+    except AssertionError:
+        # torch's module tracker can fail under no_grad for some modules; count with autograd enabled instead
+        from torch.utils.flop_counter import FlopCounterMode
+
+        from tagformer.bench.flops import _custom_mapping
+
+        was_training = model.training
+        model.eval()
+        try:
+            with FlopCounterMode(display=False, custom_mapping=_custom_mapping()) as counter:
+                model(batch)
+        finally:
+            model.train(was_training)
+        return counter.get_total_flops() / len(batch)
 
 
 def _best_val_row(metrics_csv: Path, best_epoch: int) -> dict[str, float]:
