@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from export_helpers import build_run
 
 from tagformer.bench.inputs import synthetic_jets
 from tagformer.errors import TagformerError
@@ -18,9 +22,15 @@ EXPORTABLE = [m for m in list_models() if get_entry(m).capabilities.onnx_exporta
               and not get_entry(m).capabilities.requires]
 
 
-def test_export_transformer_with_int8(make_run) -> None:
-    run = make_run("transformer")
-    report = export_run(run, int8=True)
+@pytest.fixture(scope="module")
+def exported(tiny_data, tmp_path_factory) -> tuple[Path, dict]:
+    """One run exported with int8, shared by the tests below (a dynamo export costs ~10-40 s here)."""
+    run = build_run(tmp_path_factory.mktemp("exported") / "run", tiny_data, "transformer")
+    return run, export_run(run, int8=True)
+
+
+def test_export_writes_graphs_and_report(exported) -> None:
+    run, report = exported
     out = run / "export"
     assert {p.name for p in out.iterdir()} == {ONNX_NAME, INT8_NAME, REPORT_NAME}
     saved = json.loads((out / REPORT_NAME).read_text())
@@ -31,14 +41,17 @@ def test_export_transformer_with_int8(make_run) -> None:
     q = saved["int8"]
     assert q["accuracy_change"] == pytest.approx(q["accuracy_other"] - q["accuracy_reference"])
     assert 0.0 <= q["argmax_agreement"] <= 1.0 and np.isfinite(q["max_abs_logit_diff"])
+    assert (out / INT8_NAME).stat().st_size < (out / ONNX_NAME).stat().st_size
 
-    # The graph takes RAW features: other batch sizes and particle counts give torch's normalised answer.
+
+def test_graph_takes_raw_features_at_any_batch_and_particle_count(exported) -> None:
     from tagformer.train import load_run
 
+    run, _ = exported
     loaded = load_run(run)
     wrapper = NormalisedTagger.from_state(loaded.model, loaded.normaliser_state).eval()
-    session = onnx_session(out / ONNX_NAME)
-    for batch, particles in ((1, 5), (9, 16)):
+    session = onnx_session(run / "export" / ONNX_NAME)
+    for batch, particles in ((1, 5), (9, 16), (3, 40)):
         jets = synthetic_jets(batch, particles, 3, seed=batch)
         jets.mask[:, particles // 2 + 1:] = False
         jets.features[~jets.mask] = 1e3  # garbage in padded slots
@@ -47,8 +60,26 @@ def test_export_transformer_with_int8(make_run) -> None:
             want = wrapper(jets.features, jets.p4, jets.mask).numpy()
         assert np.abs(got - want).max() <= 1e-4
 
+
+def test_existing_export_is_not_overwritten(exported) -> None:
+    run, _ = exported
+    before = (run / "export" / ONNX_NAME).stat().st_mtime_ns
     with pytest.raises(TagformerError, match="already exists; pass --overwrite"):
         export_run(run)
+    assert (run / "export" / ONNX_NAME).stat().st_mtime_ns == before
+
+
+def test_deploy_doc_snippet_runs(exported, capsys) -> None:
+    """The python snippet in docs/deploy.md runs as written against a real export."""
+    run, _ = exported
+    text = (Path(__file__).parents[2] / "docs" / "deploy.md").read_text()
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    assert 'EXPORT_DIR = "runs/phat_small/export"' in code
+    code = code.replace('"runs/phat_small/export"', repr(str(run / "export")))
+    exec(compile(code, "deploy.md", "exec"), {})
+    printed = capsys.readouterr().out.strip().splitlines()[-1]
+    probs = ast.literal_eval(printed)  # a dict of class -> probability
+    assert list(probs) == ["g", "q", "w", "z", "t"] and sum(probs.values()) == pytest.approx(1.0, abs=0.01)
 
 
 @pytest.mark.slow  # one dynamo export per model (~5-15 s each on 2 shared cores); fast path: transformer above
