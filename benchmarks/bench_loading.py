@@ -83,7 +83,7 @@ def measure(directory: str, streaming: bool, workers: int, num_particles: int, b
     peak_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {"path": "streaming" if streaming else "in-memory", "workers": workers, "jets": jets,
             "setup_s": setup_s, "jets_per_s": load_rate, "train_jets_per_s": train_rate,
-            "rss_before_mb": base, "peak_rss_mb": peak_self, "peak_worker_rss_mb": peak_children}
+            "rss_before_mb": base, "peak_rss_mb": peak_self, "peak_worker_rss_mb": round(peak_children)}
 
 
 def train_step_rate(loader, info, model_name: str, steps: int = 20) -> float:
@@ -139,6 +139,8 @@ def main() -> None:
     parser.add_argument("--shuffle-buffer", type=int, default=20_000)
     parser.add_argument("--model", default="phat_small")
     parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--paths", default="memory,stream0,stream2",
+                        help="comma list of memory, stream0 (streaming, no workers), stream2 (2 workers)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -154,20 +156,26 @@ def main() -> None:
               f"(written in {time.perf_counter() - t0:.0f} s); N = {args.num_particles}, ptetaphi, batch 256, "
               f"shuffle buffer {args.shuffle_buffer}, model {args.model}, torch threads 1")
         rows = []
-        for streaming, workers in ((False, 0), (True, 0), (True, 2)):
+        known = {"memory": (False, 0), "stream0": (True, 0), "stream2": (True, 2)}
+        for streaming, workers in (known[p] for p in args.paths.split(",")):
             cmd = [sys.executable, __file__, "--num-particles", str(args.num_particles), "--shuffle-buffer",
                    str(args.shuffle_buffer), "--model", args.model, "--epochs", str(args.epochs),
                    "--child", json.dumps([d, streaming, workers])]
-            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode:
+                sys.exit(f"measurement {streaming=} {workers=} failed:\n{proc.stderr}")
+            out = proc.stdout
             rows.append(json.loads(out.strip().splitlines()[-1]))
             print(rows[-1], flush=True)
     print()
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print("| path | workers | setup s | jets/s delivered | train jets/s | ratio | peak RSS MiB (main / workers) |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['path']} | {r['workers']} | {r['setup_s']:.1f} | {r['jets_per_s']:,.0f} | "
               f"{r['train_jets_per_s']:,.0f} | {r['jets_per_s'] / r['train_jets_per_s']:.1f}x | "
-              f"{r['peak_rss_mb']:.0f} / {r['peak_worker_rss_mb']:.0f} (before loading {r['rss_before_mb']:.0f}) |")
+              f"{r['peak_rss_mb']:.0f} / {r['peak_worker_rss_mb'] if r['workers'] else 'n/a'} "
+              f"(before loading {r['rss_before_mb']:.0f}) |")
 
 
 if __name__ == "__main__":

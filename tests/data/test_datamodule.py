@@ -165,3 +165,12 @@ def test_pinned_batches_reach_the_gpu(hls_dir):
     assert batch.features.is_pinned() and batch.mask.is_pinned()
     moved = dm.transfer_batch_to_device(batch, torch.device("cuda"), 0)
     assert moved.features.is_cuda and moved.labels.is_cuda
+
+
+def test_zero_fraction_means_no_split(hls_dir):
+    for streaming in (False, True):
+        dm = JetDataModule(DataConfig(path=str(hls_dir), num_particles=8, val_fraction=0.0, test_fraction=0.0,
+                                      streaming=streaming, shuffle_buffer=50))
+        dm.setup()
+        assert dm.val_dataloader() == [] and dm.test_dataloader() == []
+        assert sum(len(b) for b in dm.train_dataloader()) == 120

@@ -157,6 +157,8 @@ class JetDataModule(lightning.LightningDataModule):
         wanted = {"fit": {"train", "val"}, "validate": {"val"}, "test": {"test"},
                   "predict": {"test"}}.get(stage or "", {"train", "val", "test"})
         c = self.config
+        plan, _ = self._resolve()
+        wanted = {s for s in wanted if plan.has(s)}
         if c.streaming:
             self._setup_streaming(wanted)
             return
@@ -193,7 +195,9 @@ class JetDataModule(lightning.LightningDataModule):
             self.setup("fit")
         return self._normaliser.state_dict()
 
-    def _loader(self, split: str) -> DataLoader:
+    def _loader(self, split: str) -> DataLoader | list:
+        if not self._resolve()[0].has(split):
+            return []  # e.g. val_fraction=0 and no val files: Lightning skips the loop
         if split not in self._datasets:
             self.setup({"train": "fit", "val": "validate", "test": "test"}[split])
         ds, c = self._datasets[split], self.config
@@ -208,13 +212,13 @@ class JetDataModule(lightning.LightningDataModule):
             sampler = BatchSampler(SequentialSampler(ds), c.batch_size, drop_last=False)
         return DataLoader(ds, sampler=sampler, **common)
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> DataLoader | list:
         return self._loader("train")
 
-    def val_dataloader(self) -> DataLoader:
+    def val_dataloader(self) -> DataLoader | list:
         return self._loader("val")
 
-    def test_dataloader(self) -> DataLoader:
+    def test_dataloader(self) -> DataLoader | list:
         return self._loader("test")
 
     def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):

@@ -28,6 +28,10 @@ class SplitPlan:
     fractions: dict[str, float] = field(default_factory=dict)
     published: bool = False
 
+    def has(self, split: str) -> bool:
+        """False for a split with neither files nor a fraction (e.g. ``val_fraction=0``): it stays empty."""
+        return split in self.files or split in self.fractions
+
 
 def _published(path: str) -> dict[str, list[str]] | None:
     if not os.path.isdir(path):
@@ -56,7 +60,8 @@ def plan_splits(path: str, val_path: str | None, test_path: str | None, val_frac
         files["val"] = resolve_files(val_path)
     if test_path is not None:
         files["test"] = resolve_files(test_path)
-    fractions = {s: f for s, f in (("val", val_fraction), ("test", test_fraction)) if s not in files}
+    fractions = {s: f for s, f in (("val", val_fraction), ("test", test_fraction))
+                 if s not in files and f > 0}
     return SplitPlan(files=files, fractions=fractions, published=published is not None)
 
 

@@ -11,8 +11,6 @@ import os
 from collections.abc import Iterator
 from types import ModuleType
 
-import numpy as np
-
 from tagformer.data.formats import hls4ml, jetclass, quarkgluon, toptagging
 from tagformer.data.formats.base import JetArrays, concat
 from tagformer.errors import DataError
@@ -23,7 +21,7 @@ _SUFFIXES = (".h5", ".hdf5", ".root", ".npz")
 FILE_SHIFT = 40  # global jet index = file number << 40 | entry (used by splits)
 
 __all__ = ["FORMATS", "JetArrays", "concat", "detect_format", "get_reader", "iter_chunks", "read_files",
-           "read_files_indexed", "resolve_files"]
+           "resolve_files"]
 
 
 def get_reader(name: str) -> ModuleType:
@@ -90,24 +88,17 @@ def _check_not_empty(path: str) -> None:
 
 def read_files(files: list[str], format: str, max_jets: int | None = None) -> JetArrays:
     """Read and concatenate ``files`` (stopping once ``max_jets`` jets are read)."""
-    return read_files_indexed(files, format, max_jets)[0]
-
-
-def read_files_indexed(files: list[str], format: str,
-                       max_jets: int | None = None) -> tuple[JetArrays, np.ndarray]:
-    """Like :func:`read_files`, also returning each jet's global index ``file number << 40 | entry``."""
     reader = get_reader(format)
-    parts, index, total = [], [], 0
-    for file_no, path in enumerate(files):
+    parts, total = [], 0
+    for path in files:
         _check_not_empty(path)
         stop = None if max_jets is None else max_jets - total
         part = reader.read(path, 0, stop)
         parts.append(part)
-        index.append((np.int64(file_no) << FILE_SHIFT) | np.arange(len(part), dtype=np.int64))
         total += len(part)
         if max_jets is not None and total >= max_jets:
             break
-    return concat(parts), np.concatenate(index)
+    return concat(parts)
 
 
 def iter_chunks(path: str, format: str, chunk_size: int, start: int = 0,
