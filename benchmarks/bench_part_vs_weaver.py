@@ -24,6 +24,7 @@ import torch
 
 from tagformer.data.batch import JetBatch
 from tagformer.models import create_model
+from tagformer.models.weaver_compat import weaver_to_tagformer
 
 
 def make_jets(batch: int, particles: int, features: int, min_real: int, seed: int) -> JetBatch:
@@ -38,32 +39,6 @@ def make_jets(batch: int, particles: int, features: int, min_real: int, seed: in
     feats = torch.randn(batch, particles, features, generator=g)
     keep = mask[..., None]
     return JetBatch(features=feats * keep, p4=p4 * keep, mask=mask)
-
-
-def weaver_to_tagformer(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Rename weaver ParticleTransformer (version 1) parameters/buffers to tagformer ``part`` names."""
-    pair = {"0": "input_bn"}
-    for k, (conv, bn) in enumerate(((1, 2), (4, 5), (7, 8), (10, 11))):
-        pair[str(conv)], pair[str(bn)] = f"linears.{k}", f"norms.{k}"
-    block = {"c_attn": "attn.head_scale", "w_resid": "resid_scale"}
-    out = {}
-    for name, value in state.items():
-        parts = name.split(".")
-        if parts[0] == "embed":
-            name = "embed." + ("input_bn." + ".".join(parts[2:]) if parts[1] == "input_bn"
-                               else "net." + ".".join(parts[2:]))
-        elif parts[0] == "pair_embed":
-            name = f"pair_embed.{pair[parts[2]]}.{'.'.join(parts[3:])}"
-            value = value.squeeze(-1) if value.ndim == 3 else value
-        elif parts[0] in ("blocks", "cls_blocks"):
-            tail = ".".join(parts[2:])
-            name = f"{parts[0]}.{parts[1]}.{block.get(tail, tail)}"
-        elif parts[0] == "fc":
-            name = "head." + parts[-1]
-        elif parts[0] == "trimmer":
-            continue
-        out[name] = value
-    return out
 
 
 def time_call(fn, *args) -> float:

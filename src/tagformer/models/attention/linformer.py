@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from tagformer.errors import ModelError
 from tagformer.models.attention.full import MultiHeadAttention
 
 
@@ -38,7 +39,10 @@ class LinformerAttention(nn.Module):
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         n = x.shape[1]
         if not torch.compiler.is_exporting() and n > self.num_particles:
-            raise ValueError(f"Linformer built for {self.num_particles} particles got {n}")
+            raise ModelError(
+                f"linformer was built for at most {self.num_particles} particles but got {n}; "
+                f"rebuild it with num_particles >= {n}"
+            )
         q, k, v = self.mha.in_proj(x).chunk(3, dim=-1)
         keep = mask.unsqueeze(-1)
         k, v = k.masked_fill(~keep, 0.0), v.masked_fill(~keep, 0.0)

@@ -1,0 +1,37 @@
+"""Load weaver-core ``ParticleTransformer`` (version 1) weights into tagformer's ``part``.
+
+The two implementations have the same parameters under different names; after renaming, logits agree
+to float precision (the benchmark and tests check this).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+
+#: weaver PairEmbed ``embed`` Sequential index -> tagformer PairEmbed attribute (4-layer pair MLP).
+_PAIR_INDEX = {"0": "input_bn", "1": "linears.0", "2": "norms.0", "4": "linears.1", "5": "norms.1",
+               "7": "linears.2", "8": "norms.2", "10": "linears.3", "11": "norms.3"}
+_BLOCK_NAMES = {"c_attn": "attn.head_scale", "w_resid": "resid_scale"}
+
+
+def weaver_to_tagformer(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Rename a weaver ``ParticleTransformer`` state dict (pair MLP with three hidden layers) for ``part``."""
+    out: dict[str, torch.Tensor] = {}
+    for name, value in state.items():
+        parts = name.split(".")
+        head, rest = parts[0], ".".join(parts[2:])
+        if head == "trimmer":
+            continue
+        if head == "embed":
+            name = f"embed.input_bn.{rest}" if parts[1] == "input_bn" else f"embed.net.{rest}"
+        elif head == "pair_embed":
+            name = f"pair_embed.{_PAIR_INDEX[parts[2]]}.{'.'.join(parts[3:])}"
+            value = value.squeeze(-1) if value.ndim == 3 else value
+        elif head in ("blocks", "cls_blocks"):
+            name = f"{head}.{parts[1]}.{_BLOCK_NAMES.get(rest, rest)}"
+        elif head == "fc":
+            name = f"head.{parts[-1]}"
+        out[name] = value
+    return out

@@ -1,0 +1,48 @@
+"""SAL-T partitioning and Linformer limits."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import random_jets
+from tagformer.errors import ModelError
+from tagformer.models import create_model
+from tagformer.models.attention.salt import partition_weights
+
+
+def test_partitions_follow_rank_among_real_particles():
+    mask = torch.tensor([[True] * 10 + [False] * 2])
+    weights = torch.ones(1, 4, 3)
+    w, present = partition_weights(mask, weights)
+    groups = w[0, 0].argmax(dim=-1)[:10].tolist()
+    assert groups == [0, 0, 0, 1, 1, 2, 2, 2, 3, 3]  # floor(rank * 4 / 10)
+    assert (w[0, 0, 10:] == 0).all() and present.all()
+
+
+def test_partition_slot_weights_are_position_in_group():
+    mask = torch.ones(1, 6, dtype=torch.bool)
+    weights = torch.arange(2 * 3, dtype=torch.float32).view(1, 2, 3)  # group g slot s -> 3 g + s
+    w, _ = partition_weights(mask, weights)
+    assert w[0, 0].sum(-1).tolist() == [0, 1, 2, 3, 4, 5]
+
+
+def test_few_particles_leave_groups_empty_without_nan():
+    model = create_model("salt", num_classes=5, in_features=3, num_particles=30).eval()
+    batch = random_jets(3, 30, 3, 5, seed=1, min_real=1)
+    batch = batch.replace(mask=torch.arange(30)[None] < torch.tensor([[1], [2], [3]]))
+    assert torch.isfinite(model(batch)).all()
+
+
+def test_salt_depends_on_order():
+    torch.manual_seed(0)
+    model = create_model("salt", num_classes=5, in_features=3, num_particles=16).eval()
+    batch = random_jets(4, 16, 3, 5, seed=2, min_real=16)
+    flipped = batch.replace(features=batch.features.flip(1), p4=batch.p4.flip(1))
+    assert not torch.allclose(model(batch), model(flipped))
+
+
+def test_linformer_rejects_more_particles_than_built_for():
+    model = create_model("linformer_tiny", num_classes=5, in_features=3, num_particles=8)
+    with pytest.raises(ModelError, match="num_particles"):
+        model(random_jets(2, 12, 3, 5))
