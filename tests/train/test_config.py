@@ -79,3 +79,27 @@ def test_ordering_follows_the_model_capability(monkeypatch):
     with pytest.warns(UserWarning, match="expects particles ordered by 'kt'"):
         cfg = build_config(model="transformer_tiny", data="x.h5", overrides=["data.ordering=pt"])
     assert cfg.data.ordering == "pt"
+
+
+def test_every_packaged_config_is_valid_and_names_a_registered_model():
+    from importlib import resources
+
+    from tagformer.models.registry import list_models
+
+    names = sorted(p.name[:-5] for p in (resources.files("tagformer") / "configs").iterdir()
+                   if p.name.endswith(".yaml"))
+    assert "base" in names
+    for name in names:
+        if name == "base":
+            continue
+        assert name in list_models(), f"configs/{name}.yaml names no registered model"
+        cfg = build_config(model=name, data="x.h5")
+        assert cfg.model.name == name
+
+
+def test_top_level_configs_dir_is_the_packaged_one():
+    from importlib import resources
+    from pathlib import Path
+
+    top = Path(__file__).resolve().parents[2] / "configs" / "base.yaml"
+    assert top.read_text() == (resources.files("tagformer") / "configs" / "base.yaml").read_text()
