@@ -14,6 +14,7 @@ from tagformer.data.batch import JetBatch
 from tagformer.models.attention.lsh import LSHAttention
 from tagformer.models.layers import MLP, MaskedPool
 from tagformer.models.layers.grid import jet_coordinates
+from tagformer.models.layers.trim import trim_trailing_padding
 from tagformer.models.registry import Capabilities, register_model
 
 
@@ -85,6 +86,7 @@ class HEPT(nn.Module):
         self.head = MLP([self.pool.out_dim(dim), dim, num_classes])
 
     def forward(self, batch: JetBatch) -> torch.Tensor:
+        batch = trim_trailing_padding(batch)
         mask = batch.mask
         coords = centred_coordinates(batch.p4, mask)
         x = self.embed(batch.features).masked_fill(~mask.unsqueeze(-1), 0.0)

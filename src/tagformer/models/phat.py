@@ -17,6 +17,7 @@ from tagformer.data.batch import JetBatch
 from tagformer.models.attention.patch import PatchAttention, PatchTokenAttention
 from tagformer.models.layers import MaskedPool, make_norm
 from tagformer.models.layers.grid import GridMessagePassing, cell_indices, jet_coordinates
+from tagformer.models.layers.trim import trim_trailing_padding
 from tagformer.models.registry import Capabilities, register_model
 
 
@@ -99,6 +100,7 @@ class PHAT(nn.Module):
         self.head = nn.Sequential(nn.Linear(self.pool.out_dim(dim), dim), nn.ReLU(), nn.Linear(dim, num_classes))
 
     def forward(self, batch: JetBatch) -> torch.Tensor:
+        batch = trim_trailing_padding(batch)
         mask = batch.mask
         cells = cell_indices(jet_coordinates(batch.p4, mask), mask, self.cell_size)
         x = self.embed(batch.features).masked_fill(~mask.unsqueeze(-1), 0.0)

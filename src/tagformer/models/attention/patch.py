@@ -29,7 +29,9 @@ def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_mask: torch.T
     length = q.shape[-2]
     eye = torch.eye(length, dtype=torch.bool, device=q.device)
     allowed = key_mask.unsqueeze(-2) | eye  # (..., L, L)
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
+    # An additive float mask: on CPU the fused kernel is markedly slower with boolean masks of tiny blocks.
+    bias = torch.zeros(allowed.shape, dtype=q.dtype, device=q.device).masked_fill(~allowed, float("-inf"))
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
 
 
 class _Heads(nn.Module):

@@ -30,6 +30,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from tagformer.models.layers.trim import is_tracing
+
 
 def jet_coordinates(p4: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Per-particle (eta, phi - phi_jet) from (px, py, pz, E), phi centred on the jet's circular mean.
@@ -63,10 +65,6 @@ def _window(kernel_size: int) -> tuple[int, int]:
     return before, kernel_size - 1 - before
 
 
-def _use_static_path() -> bool:
-    return bool(torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling())
-
-
 class GridMessagePassing(nn.Module):
     """Depthwise eta-phi grid convolution evaluated only where particles are (see module docstring).
 
@@ -95,7 +93,7 @@ class GridMessagePassing(nn.Module):
 
     def forward(self, x: torch.Tensor, cells: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``x`` (B, N, C), ``cells`` (B, N, 2) int from :func:`cell_indices`, ``mask`` (B, N) -> (B, N, C)."""
-        static = self.impl == "pairs" or (self.impl == "auto" and _use_static_path())
+        static = self.impl == "pairs" or (self.impl == "auto" and is_tracing())
         return self._pairs(x, cells, mask) if static else self._sparse(x, cells, mask)
 
     def _offsets(self, cells: torch.Tensor, mask: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
