@@ -174,3 +174,18 @@ def test_zero_fraction_means_no_split(hls_dir):
         dm.setup()
         assert dm.val_dataloader() == [] and dm.test_dataloader() == []
         assert sum(len(b) for b in dm.train_dataloader()) == 120
+
+
+def test_streaming_jetclass_part_full(tmp_path, writers):
+    writers.jetclass(str(tmp_path / "TTBar_000.root"), n=30, seed=0)
+    writers.jetclass(str(tmp_path / "ZJetsToNuNu_000.root"), n=30, seed=1)
+    dm = JetDataModule(DataConfig(path=str(tmp_path), feature_set="part_full", num_particles=32, batch_size=16,
+                                  streaming=True, shuffle_buffer=20, val_fraction=0.2, test_fraction=0.0))
+    info = dm.info
+    assert (info.format, info.num_classes, info.in_features) == ("jetclass", 10, 17)
+    dm.setup("fit")
+    train = list(dm.train_dataloader())
+    val = list(dm.val_dataloader())
+    assert sum(map(len, train)) + sum(map(len, val)) == 60
+    assert train[0].features.shape[1:] == (32, 17) and train[0].jet.shape[1] == 10
+    assert all(torch.isfinite(b.features).all() for b in train)
