@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -70,7 +71,8 @@ def prepare_run_dir(run_dir: Path, cfg: RunConfig | None, resume: bool, override
         return build_config(base=base, overrides=overrides) if overrides else load_config(saved)
     if cfg is None:
         raise ConfigError("no configuration given")
-    if (run_dir / "checkpoints").exists() or (run_dir / "summary.json").exists():
+    rank = int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")))  # DDP ranks > 0 rerun the command
+    if rank == 0 and ((run_dir / "checkpoints").exists() or (run_dir / "summary.json").exists()):
         raise ConfigError(
             f"run directory {run_dir} already holds a run; pass --resume to continue it or choose another --run-dir"
         )
