@@ -54,10 +54,17 @@ def test_shards_then_merge(tiny_file, tmp_path, capsys):
     out = tmp_path / "merged.h5"
     assert run_cli("merge", str(out)) == 2
     assert "no shards to merge" in capsys.readouterr().err
-    assert run_cli("generate", str(out), *TINY_ARGS, "--workers", "1", "--shard", "1/2") == 0
+    assert run_cli("generate", str(out), *TINY_ARGS, "--workers", "1", "--shard", "0/2") == 0
     assert run_cli("merge", str(out)) == 2
     assert "shards are missing" in capsys.readouterr().err
-    assert run_cli("generate", str(out), *TINY_ARGS, "--workers", "1", "--shard", "0/2") == 0
+    # a balanced partial file from the finished shards of a run in progress
+    partial = tmp_path / "partial.h5"
+    assert run_cli("merge", str(partial), "--parts", str(tmp_path / "merged.h5.parts"), "--partial") == 0
+    with h5py.File(partial, "r") as f:
+        assert f["jets"].shape[0] == 6 and f["jets"][:, -5:].sum(0).tolist() == [3, 0, 3, 0, 0]
+        assert bool(f["metadata"].attrs["partial"]) and json.loads(f["metadata"].attrs["settings"])[
+            "jets_per_class"] == 3
+    assert run_cli("generate", str(out), *TINY_ARGS, "--workers", "1", "--shard", "1/2") == 0
     assert run_cli("merge", str(out), "--keep-parts") == 0
     for a, b in zip(read_arrays(tiny_file), read_arrays(out)):
         assert np.array_equal(a, b)

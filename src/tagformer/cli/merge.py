@@ -14,6 +14,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--parts", default=None, help="parts directory (default OUTPUT.parts)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("--keep-parts", action="store_true", help="keep the shards after merging")
+    p.add_argument("--partial", action="store_true",
+                   help="merge only the finished balanced part of a run in progress (keeps the shards); "
+                   "give --parts and a different OUTPUT")
     p.set_defaults(func=run)
 
 
@@ -21,6 +24,6 @@ def run(args: argparse.Namespace) -> int:
     from tagformer.data.generate import merge_parts
 
     path = merge_parts(args.output, args.parts, overwrite=args.overwrite, keep_parts=args.keep_parts,
-                       command=shlex.join(["tagformer", "merge", str(args.output)]))
+                       command=shlex.join(["tagformer", "merge", str(args.output)]), partial=args.partial)
     print(f"merged shards into {path}")
     return 0
