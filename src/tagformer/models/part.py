@@ -5,12 +5,14 @@ Same architecture and parameters as weaver-core's ``ParticleTransformer`` (versi
 pointwise layers with BatchNorm to one attention bias per head, particle blocks (pre-LN attention with
 per-head scale, post-attention LN, FFN with inner LN, learned residual scale) and class-attention blocks.
 
-Execution differs, not the math: in eager mode per-particle layers run on the real particles only
-(:class:`~tagformer.models.layers.packing.Packing`), pair features and their embedding are computed once
-per unordered pair of real particles, BatchNorms are folded into the adjacent linear layers at inference,
-and the pair bias (with ``-inf`` on padded keys) is built once and shared by all blocks. Under
-``torch.export``/ONNX export the dense path (:meth:`ParT.forward_dense`) is used; both agree to float
-precision. Training statistics of every BatchNorm are taken over real particles / real pairs only.
+Execution differs, not the math: in eager mode jets are grouped by length and each group is cut to
+its longest jet (:meth:`ParT.forward_bucketed`), pair features and their embedding are computed once per
+unordered pair of real particles, BatchNorms are folded into the adjacent linear layers at inference,
+linear+GELU run as one fused CPU kernel at inference (:mod:`~tagformer.models.layers.fused`), and the
+pair bias (with ``-inf`` on padded keys) is built once and shared by all blocks. Under
+``torch.export``/ONNX export the dense path (:meth:`ParT.forward_dense`) is used; all paths agree to
+float precision. In training (eager path) every BatchNorm takes its statistics over real particles /
+real pairs only.
 """
 
 from __future__ import annotations
@@ -59,7 +61,12 @@ class ParTEmbed(nn.Module):
             in_features = dim
         self.net = nn.Sequential(*layers)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Embed (..., F) features; in training, ``mask`` (...) restricts the BatchNorm statistics to
+        real particles (padded rows of the output are then zero)."""
+        if mask is not None and self.training:
+            real = self.net(self.input_bn(x[mask]))
+            return real.new_zeros(*x.shape[:-1], real.shape[-1]).index_put((mask,), real)
         shape = x.shape
         x = self.input_bn(x.reshape(-1, shape[-1])).view(shape)
         return self.net(x)
@@ -274,7 +281,7 @@ class ParT(nn.Module):
             n = max(int(length[group].max()), 1)
             sub = mask[group, :n]
             keep = sub.unsqueeze(-1)
-            x = self.embed(batch.features[group, :n].masked_fill(~keep, 0.0)).masked_fill(~keep, 0.0)
+            x = self.embed(batch.features[group, :n].masked_fill(~keep, 0.0), sub).masked_fill(~keep, 0.0)
             bias = self.pair_bias_packed(batch.p4[group, :n], sub)
             for block in self.blocks:
                 x = block(x, bias)

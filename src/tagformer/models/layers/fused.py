@@ -2,14 +2,15 @@
 
 ``torch.ops.mkldnn._linear_pointwise`` (the kernel torch.compile's CPU backend emits) applies bias and
 exact (erf) GELU inside the matrix multiplication, saving two passes over the output. It is used only
-when it computes the same function: CPU float32, no autograd, not under export/compile; otherwise the
-plain ``gelu(linear(x))`` runs.
+when it computes the same function: CPU float32, no autograd, not under export/compile or a dispatch
+mode (such as the FLOP counter); otherwise the plain ``gelu(linear(x))`` runs.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch.utils._python_dispatch import _get_current_dispatch_mode
 
 
 def _fused_available() -> bool:
@@ -29,6 +30,7 @@ def linear_gelu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
         and not torch.compiler.is_compiling()
         and not torch.compiler.is_exporting()
         and _fused_available()
+        and _get_current_dispatch_mode() is None  # e.g. FlopCounterMode must see a plain linear
     )
     if not fusable:
         return F.gelu(F.linear(x, weight, bias))
