@@ -120,8 +120,8 @@ class JetDataModule(lightning.LightningDataModule):
         parts: dict[str, list[Prepared]] = {s: [] for s in splits}
         counts = dict.fromkeys(splits, 0)
         for file_no, path in enumerate(files):
-            if c.max_jets is not None and all(counts[s] >= c.max_jets for s in splits):
-                break
+            if c.max_jets is not None and counts[splits[0]] >= c.max_jets:
+                break  # the first split (train when read) is full; carved splits keep their share
             stop = None if fractions or c.max_jets is None else c.max_jets - counts[splits[0]]
             arrays = read_files([path], fmt, stop)
             ids = None
