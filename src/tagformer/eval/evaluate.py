@@ -96,7 +96,8 @@ def write_plots(probs: np.ndarray, labels: np.ndarray, class_names: list[str], m
         roc = roc_for(probs, labels, index[spec.signal], [index[b] for b in spec.background])
         if roc is not None:
             curves[f"{spec.signal} vs {'+'.join(spec.background)}"] = roc
-    title = f"{metrics.get('model', '')} ({metrics.get('split', '')}, {metrics['num_jets']} jets)"
+    name = metrics.get("preset") or metrics.get("model", "")
+    title = f"{name} ({metrics.get('split', '')}, {metrics['num_jets']} jets)"
     written = [plot_roc(curves, out / "roc.png", title)]
     written.append(plot_confusion(metrics["confusion_matrix_normalised"], class_names, out / "confusion.png", title))
     return written
