@@ -1,7 +1,7 @@
 """Inference cost of the trigger-size models: torch vs onnxruntime, FLOP/s fraction, where time goes.
 
-For every trigger-size preset (<= --max-params trainable parameters with 3 inputs, 5 classes, N = 150;
-or --models) at each N (default 64 and 150):
+For every trigger-size preset (<= --max-params trainable parameters and <= --max-mflops MFLOPs per jet
+with 3 inputs, 5 classes, N = 150; or --models) at each N (default 64 and 150):
   - batch-1 latency (median, p99) and large-batch throughput in torch (tagformer.bench.profile), with
     achieved FLOP/s as a fraction of a dense matmul measured in the same run at the same thread count;
   - the same model exported to ONNX (dynamic axes) in onnxruntime, same inputs, same threads (CPU only):
@@ -37,8 +37,11 @@ from tagformer.bench.timing import time_calls
 from tagformer.models import create_model, get_entry, list_entries
 
 
-def trigger_presets(max_params: int) -> list[str]:
-    """Presets with at most ``max_params`` trainable parameters (3 inputs, 5 classes, N = 150)."""
+def trigger_presets(max_params: int, max_mflops: float) -> list[str]:
+    """Presets with at most ``max_params`` trainable parameters and ``max_mflops`` MFLOPs per jet
+    (3 inputs, 5 classes, N = 150)."""
+    from tagformer.bench.flops import flops_per_jet
+
     found = []
     for entry in list_entries():
         for preset in entry.presets:
@@ -46,7 +49,9 @@ def trigger_presets(max_params: int) -> list[str]:
                 model = create_model(preset, num_classes=5, in_features=3, num_particles=150)
             except Exception:  # an optional dependency missing: not profiled
                 continue
-            if sum(p.numel() for p in model.parameters() if p.requires_grad) <= max_params:
+            if sum(p.numel() for p in model.parameters() if p.requires_grad) > max_params:
+                continue
+            if flops_per_jet(model, synthetic_jets(2, 150)) <= max_mflops * 1e6:
                 found.append(preset)
     return found
 
@@ -101,7 +106,8 @@ def print_ops(presets: list[str], n: int, large: int, config: ProfileConfig) -> 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default=None, help="comma-separated presets (default: all trigger-size ones)")
-    ap.add_argument("--max-params", type=int, default=10_000)
+    ap.add_argument("--max-params", type=int, default=10_000, help="trigger size: at most this many params")
+    ap.add_argument("--max-mflops", type=float, default=10.0, help="... and MFLOPs per jet at N = 150")
     ap.add_argument("--particles", default="64,150")
     ap.add_argument("--large-batch", type=int, default=1024)
     ap.add_argument("--device", default="cpu")
@@ -118,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     particles = [int(x) for x in args.particles.split(",")]
-    presets = args.models.split(",") if args.models else trigger_presets(args.max_params)
+    presets = args.models.split(",") if args.models else trigger_presets(args.max_params, args.max_mflops)
     config = ProfileConfig(particles=tuple(particles), batches=(1, args.large_batch), device=args.device,
                            dtype=args.dtype, compile=args.compile, threads=args.threads, budget_s=args.budget,
                            memory="off").check()
