@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tagformer.errors import TagformerError
-from tagformer.eval.compare import compare_runs, join_profile, to_csv, to_markdown, write_plots
+from tagformer.eval.compare import compare_runs, join_profile, to_csv, to_markdown
 from tagformer.eval.plots import pareto_front
 
 
@@ -37,8 +37,6 @@ def test_groups_seeds_into_mean_and_std(tmp_path: Path):
     md = to_markdown(rows)
     assert "| a_small | 64 | 3 | 5,000 | 1.000M | 0.8 ± 0.1 |" in md
     assert to_csv(rows).splitlines()[0].startswith("name,model,num_particles,seeds")
-    plots = write_plots(rows, tmp_path / "plots")
-    assert {p.name for p in plots} >= {"accuracy_vs_flops_per_jet.png", "rejection_vs_params.png"}
 
 
 def test_profile_join_adds_latency(tmp_path: Path):
@@ -64,3 +62,22 @@ def test_pareto_front():
     cost = np.array([1.0, 2.0, 3.0, 4.0])
     score = np.array([0.5, 0.4, 0.7, 0.7])
     assert pareto_front(cost, score).tolist() == [True, False, True, False]
+
+
+def test_compare_cli_with_profile_and_plots(tmp_path: Path, capsys):
+    from tagformer.cli.main import main
+
+    runs = tmp_path / "runs"
+    _fake_run(runs, "a_small", 0, 0.7, 10.0, 1e6, 5000)
+    _fake_run(runs, "b_small", 0, 0.6, 5.0, 1e5, 1000)
+    profile = tmp_path / "profile.csv"
+    profile.write_text("model,preset,particles,batch,params,flops_per_jet,latency_ms_p50,latency_ms_p99,"
+                       "throughput_jets_s\na,a_small,64,1,5000,1e6,0.5,0.9,100\nb,b_small,64,1,1000,1e5,0.2,0.3,900\n")
+    plots = tmp_path / "plots"
+    assert main(["compare", str(runs), "--profile", str(profile), "--plot", str(plots)]) == 0
+    assert "| b_small | 64 | 1 |" in capsys.readouterr().out
+    assert (plots / "accuracy_vs_latency_ms_p50.png").exists() and (plots / "rejection_vs_params.png").exists()
+    assert (plots / "accuracy_vs_throughput_jets_s.png").exists()
+    profile.write_text("model,batch\na,1\n")
+    assert main(["compare", str(runs), "--profile", str(profile)]) == 2
+    assert "lacks columns" in capsys.readouterr().err

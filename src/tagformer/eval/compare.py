@@ -175,7 +175,8 @@ def write_plots(rows: list[dict[str, Any]], out_dir: str | Path) -> list[Path]:
     ]
     written = []
     for x, y, xl, yl in specs:
-        path = plot_tradeoff(rows, x, y, out / f"{y}_vs_{x}.png", xl, yl, yerr=f"{y}_std")
+        path = plot_tradeoff(rows, x, y, out / f"{y}_vs_{x}.png", xl, yl, yerr=f"{y}_std",
+                             x_is_cost=x != "throughput_jets_s")
         if path is not None:
             written.append(path)
     return written

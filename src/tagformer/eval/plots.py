@@ -87,22 +87,26 @@ def pareto_front(cost: np.ndarray, score: np.ndarray) -> np.ndarray:
 
 
 def plot_tradeoff(rows: list[dict[str, Any]], x: str, y: str, path: Path, xlabel: str, ylabel: str,
-                  yerr: str | None = None) -> Path | None:
-    """Scatter ``y`` against ``x`` (log x) for each row (labelled by ``name``); Pareto front as a line."""
+                  yerr: str | None = None, x_is_cost: bool = True) -> Path | None:
+    """Scatter ``y`` against ``x`` (log x) for each row (labelled by ``name``); Pareto front as a line.
+
+    ``x_is_cost``: lower x is better (FLOPs, parameters, latency); False for throughput-like x.
+    """
     pts = [r for r in rows if r.get(x) not in (None, "") and r.get(y) not in (None, "")]
     if not pts:
         return None
     xs = np.array([float(r[x]) for r in pts])
     ys = np.array([float(r[y]) for r in pts])
     errs = np.array([float(r.get(yerr) or 0.0) for r in pts]) if yerr else None
-    front = pareto_front(xs, ys)
+    front = pareto_front(xs if x_is_cost else -xs, ys)
     with _style() as plt:
         fig, ax = plt.subplots(figsize=(9, 7))
         ax.errorbar(xs, ys, yerr=errs, fmt="o", ms=8, capsize=3)
         for xv, yv, r in zip(xs, ys, pts):
             ax.annotate(str(r["name"]), (xv, yv), textcoords="offset points", xytext=(5, 5), fontsize=11)
         order = np.argsort(xs[front])
-        ax.step(xs[front][order], ys[front][order], where="post", color="C3", alpha=0.7, label="Pareto front")
+        ax.step(xs[front][order], ys[front][order], where="post" if x_is_cost else "pre", color="C3", alpha=0.7,
+                label="Pareto front")
         ax.set_xscale("log")
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
