@@ -15,12 +15,14 @@ def _cells(batch, cell_size=0.05):
     return cell_indices(jet_coordinates(batch.p4, batch.mask), batch.mask, cell_size)
 
 
-@pytest.mark.parametrize("impl", ["sparse", "pairs", "auto"])
+@pytest.mark.parametrize("impl", ["sparse", "pairs", "auto", "auto-dense"])
 @pytest.mark.parametrize("kernel_size", [8, 3])
 def test_grid_message_passing_equals_dense_grid_conv(impl, kernel_size):
     batch = random_jets(16, 40, 3, seed=0, min_real=1)
     torch.manual_seed(0)
-    layer = GridMessagePassing(6, kernel_size=kernel_size, impl=impl)
+    layer = GridMessagePassing(6, kernel_size=kernel_size, impl=impl.removesuffix("-dense"))
+    if impl == "auto-dense":
+        layer.dense_threshold = 0.0  # take the dense-grid branch of "auto"
     with torch.no_grad():
         layer.bias.normal_()
     x = torch.randn(16, 40, 6) * 10  # garbage in padded slots too
@@ -95,3 +97,15 @@ def test_small_preset_matches_the_paper_budget():
     model = create_model("phat_small", num_classes=5, in_features=3)
     params = sum(p.numel() for p in model.parameters())
     assert 6_000 <= params <= 6_800  # reference small configuration: 6,405 (TF code), 6,694 (paper)
+
+
+@pytest.mark.parametrize("patch_pool", ["mean", "max"])
+def test_packed_eager_path_equals_padded_path(patch_pool):
+    torch.manual_seed(0)
+    model = create_model("phat_medium", num_classes=4, in_features=3, patch_size=4, patch_pool=patch_pool).eval()
+    batch = random_jets(7, 30, 3, 4, seed=5, min_real=1)
+    mask = batch.mask.clone()
+    mask[0, 2] = False  # a hole inside a jet: patches are positional, both paths must agree
+    batch = batch.replace(mask=mask)
+    with torch.no_grad():
+        assert torch.allclose(model.forward_packed(batch), model.forward_dense(batch), atol=1e-5)

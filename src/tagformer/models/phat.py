@@ -14,10 +14,17 @@ import torch
 from torch import nn
 
 from tagformer.data.batch import JetBatch
-from tagformer.models.attention.patch import PatchAttention, PatchTokenAttention
+from tagformer.models.attention.patch import (
+    PatchAttention,
+    PatchLayout,
+    PatchTokenAttention,
+    patch_attention_packed,
+    token_attention_packed,
+)
 from tagformer.models.layers import MaskedPool, make_norm
+from tagformer.models.layers.fused import linear_gelu
 from tagformer.models.layers.grid import GridMessagePassing, cell_indices, jet_coordinates
-from tagformer.models.layers.trim import trim_trailing_padding
+from tagformer.models.layers.trim import is_tracing, trim_trailing_padding
 from tagformer.models.registry import Capabilities, register_model
 
 
@@ -33,6 +40,9 @@ class GeometricMessagePassing(nn.Module):
     def forward(self, x: torch.Tensor, cells: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return x + self.norm(self.dense(self.grid(x, cells, mask)))
 
+    def forward_packed(self, xr: torch.Tensor, real: torch.Tensor, uv: torch.Tensor, b: int, n: int) -> torch.Tensor:
+        return xr + self.norm(self.dense(self.grid.forward_packed(xr, real, uv, b, n)))
+
 
 class PHATBlock(nn.Module):
     """Geometric message passing, patch attention, patch-token attention, FFN (pre-norm residuals)."""
@@ -47,14 +57,28 @@ class PHATBlock(nn.Module):
         self.patch_attn = PatchAttention(dim, num_heads, patch_size)
         self.token_attn = PatchTokenAttention(dim, num_heads, patch_size, pool=patch_pool)
         self.norm2 = make_norm(norm, dim)
-        self.ffn = nn.Sequential(nn.Linear(dim, ffn_dim), nn.GELU(), nn.Linear(ffn_dim, dim))
+        self.fc1 = nn.Linear(dim, ffn_dim)
+        self.fc2 = nn.Linear(ffn_dim, dim)
+
+    def ffn(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(linear_gelu(x, self.fc1.weight, self.fc1.bias))
 
     def forward(self, x: torch.Tensor, cells: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Padded path (B, N, D) (used under export)."""
         x = self.gmp(x, cells, mask)
         x = x + self.patch_attn(self.norm1(x), mask)
         x = x + self.token_attn(self.norm1(x), mask)
         x = x + self.ffn(self.norm2(x))
         return x.masked_fill(~mask.unsqueeze(-1), 0.0)
+
+    def forward_packed(
+        self, xr: torch.Tensor, uv: torch.Tensor, layout: PatchLayout, b: int, n: int
+    ) -> torch.Tensor:
+        """Packed real particles (R, D) (eager path; same result)."""
+        xr = self.gmp.forward_packed(xr, layout.real, uv, b, n)
+        xr = xr + patch_attention_packed(self.patch_attn, self.norm1(xr), layout)
+        xr = xr + token_attention_packed(self.token_attn, self.norm1(xr), layout)
+        return xr + self.ffn(self.norm2(xr))
 
 
 @register_model(
@@ -91,6 +115,7 @@ class PHAT(nn.Module):
     ) -> None:
         super().__init__()
         self.cell_size = cell_size
+        self.patch_size = patch_size
         self.embed = nn.Sequential(nn.Linear(in_features, dim), nn.ReLU())
         self.blocks = nn.ModuleList(
             PHATBlock(dim, num_heads, patch_size, ffn_dim, kernel_size, cell_size, norm, patch_pool)
@@ -101,9 +126,27 @@ class PHAT(nn.Module):
 
     def forward(self, batch: JetBatch) -> torch.Tensor:
         batch = trim_trailing_padding(batch)
+        return self.forward_dense(batch) if is_tracing() else self.forward_packed(batch)
+
+    def forward_dense(self, batch: JetBatch) -> torch.Tensor:
+        """Padded (B, N, D) path with static shapes (export)."""
         mask = batch.mask
         cells = cell_indices(jet_coordinates(batch.p4, mask), mask, self.cell_size)
         x = self.embed(batch.features).masked_fill(~mask.unsqueeze(-1), 0.0)
         for block in self.blocks:
             x = block(x, cells, mask)
         return self.head(self.pool(x, mask))
+
+    def forward_packed(self, batch: JetBatch) -> torch.Tensor:
+        """Eager path: every per-particle layer runs on the real particles only, patch attention only
+        on patches that hold a real particle. Same result as :meth:`forward_dense`."""
+        mask = batch.mask
+        b, n = mask.shape
+        layout = PatchLayout(mask, self.patch_size)
+        cells = cell_indices(jet_coordinates(batch.p4, mask), mask, self.cell_size)
+        uv = cells.reshape(-1, 2).index_select(0, layout.real)
+        xr = self.embed(batch.features.reshape(b * n, -1).index_select(0, layout.real))
+        for block in self.blocks:
+            xr = block.forward_packed(xr, uv, layout, b, n)
+        x = xr.new_zeros(b * n, xr.shape[-1]).index_copy_(0, layout.real, xr)
+        return self.head(self.pool(x.view(b, n, -1), mask))

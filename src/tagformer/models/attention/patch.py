@@ -96,3 +96,61 @@ class PatchTokenAttention(nn.Module):
         msg = self.proj(self.heads(tokens, mp.any(-1)))  # (B, NP, D)
         msg = msg.unsqueeze(2).expand(-1, -1, self.patch_size, -1).reshape(b, -1, d)
         return msg[:, :n]
+
+
+class PatchLayout:
+    """Index bookkeeping to run patch attention on packed real particles (eager path).
+
+    Real particles (``mask`` True) are packed into (R, D) in (jet, position) order. Only patches holding
+    at least one real particle are materialised: ``slot`` places each real particle into a (G * P) grid
+    of occupied patches, ``patch`` gives its occupied-patch id, ``token_index`` places each occupied patch
+    into a (B * patches_per_jet) layout for the patch-token attention.
+    """
+
+    def __init__(self, mask: torch.Tensor, patch_size: int) -> None:
+        b, n = mask.shape
+        per_jet = -(-n // patch_size)
+        self.real = mask.reshape(-1).nonzero().squeeze(1)
+        jet, pos = self.real // n, self.real % n
+        key = jet * per_jet + pos // patch_size  # non-decreasing along ``real``
+        first = torch.ones_like(key, dtype=torch.bool)
+        first[1:] = key[1:] != key[:-1]
+        self.patch = torch.cumsum(first, 0) - 1
+        self.num_patches = int(self.patch[-1]) + 1 if key.numel() else 0
+        self.slot = self.patch * patch_size + pos % patch_size
+        self.token_index = key[first]  # (G,)
+        self.batch, self.per_jet, self.patch_size = b, per_jet, patch_size
+        self.occupied = torch.zeros(self.num_patches * patch_size, dtype=torch.bool, device=mask.device)
+        self.occupied[self.slot] = True
+
+    def to_patches(self, xr: torch.Tensor) -> torch.Tensor:
+        """(R, D) -> (G, P, D), zeros in empty slots."""
+        out = xr.new_zeros(self.num_patches * self.patch_size, xr.shape[-1]).index_copy_(0, self.slot, xr)
+        return out.view(self.num_patches, self.patch_size, -1)
+
+    def from_patches(self, xp: torch.Tensor) -> torch.Tensor:
+        """(G, P, D) -> (R, D)."""
+        return xp.reshape(-1, xp.shape[-1]).index_select(0, self.slot)
+
+
+def patch_attention_packed(module: PatchAttention, xr: torch.Tensor, layout: PatchLayout) -> torch.Tensor:
+    """:class:`PatchAttention` on packed real particles (R, D); same result as the padded forward."""
+    y = module.heads(layout.to_patches(xr), layout.occupied.view(layout.num_patches, -1))
+    return layout.from_patches(y)
+
+
+def token_attention_packed(module: PatchTokenAttention, xr: torch.Tensor, layout: PatchLayout) -> torch.Tensor:
+    """:class:`PatchTokenAttention` on packed real particles (R, D) -> message (R, D)."""
+    g, d = layout.num_patches, xr.shape[-1]
+    if module.pool == "mean":
+        total = xr.new_zeros(g, d).index_add_(0, layout.patch, xr)
+        count = xr.new_zeros(g).index_add_(0, layout.patch, torch.ones_like(xr[:, 0]))
+        tokens = total / count.unsqueeze(-1)
+    else:
+        idx = layout.patch.unsqueeze(-1).expand(-1, d)
+        tokens = xr.new_full((g, d), torch.finfo(xr.dtype).min).scatter_reduce_(0, idx, xr, reduce="amax")
+    dense = xr.new_zeros(layout.batch * layout.per_jet, d).index_copy_(0, layout.token_index, tokens)
+    present = torch.zeros(layout.batch * layout.per_jet, dtype=torch.bool, device=xr.device)
+    present[layout.token_index] = True
+    msg = module.proj(module.heads(dense.view(layout.batch, layout.per_jet, d), present.view(layout.batch, -1)))
+    return msg.reshape(-1, d).index_select(0, layout.token_index).index_select(0, layout.patch)

@@ -15,9 +15,9 @@ over real particles ``j``, so only pairs of particles whose cells lie within the
   cells of every real particle, keeps the occupied ones (``nonzero``) and accumulates
   ``W[offset] * cell_sum`` with ``index_add``. Feature work is proportional to the number of
   (real particle, occupied window cell) pairs, never to the number of grid cells.
-* ``impl="auto"`` in eager mode uses the sparse path unless the jets' cores are so dense that the
-  occupied (particle, window-cell) pairs outnumber the dense grid's cells / 1.6; then the dense grid is
-  cheaper and is used (same result).
+* ``impl="auto"`` in eager mode uses the sparse path unless there are so many particles per grid cell
+  (real particles x K*K > 3 x grid cells, e.g. 150 real particles in a narrow core) that the dense grid
+  is cheaper; then the dense grid is used (same result).
 * ``impl="pairs"`` (used automatically under tracing/ONNX export, static shapes): looks the kernel
   weight up for every pair and contracts with an einsum; memory ``B * N * N * C``, fine at export sizes.
 
@@ -84,9 +84,9 @@ class GridMessagePassing(nn.Module):
         self.kernel_size = kernel_size
         self.cell_size = cell_size
         self.impl = impl
-        #: eager "auto" falls back to the dense grid when (occupied window pairs) x ratio > grid cells;
-        #: measured on a 2-core CPU, one pair costs about 1.6 dense cells (see benchmarks/bench_phat_grid.py).
-        self.dense_ratio = 1.6
+        #: eager "auto" uses the dense grid when (real particles x K*K) > threshold x (grid cells): the
+        #: break-even measured on a 2-core CPU (benchmarks/bench_phat_grid.py) lies between 2.2 and 4.
+        self.dense_threshold = 3.0
         # Same layout as a depthwise nn.Conv2d weight (C, 1, K, K), so the dense reference can use it.
         self.weight = nn.Parameter(torch.randn(channels, 1, kernel_size, kernel_size) / kernel_size)
         self.bias = nn.Parameter(torch.zeros(channels))
@@ -110,33 +110,46 @@ class GridMessagePassing(nn.Module):
 
     def _sparse(self, x: torch.Tensor, cells: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         b, n, c = x.shape
+        real = mask.reshape(-1).nonzero().squeeze(1)  # flat particle ids b * n + i of real particles
+        uv = cells.reshape(-1, 2).index_select(0, real)
+        yr = self.forward_packed(x.reshape(-1, c).index_select(0, real), real, uv, b, n)
+        out = x.new_zeros(b * n, c).index_copy_(0, real, yr - self.bias)
+        return out.view(b, n, c) + self.bias
+
+    def forward_packed(
+        self, xr: torch.Tensor, real: torch.Tensor, uv: torch.Tensor, batch: int, n: int
+    ) -> torch.Tensor:
+        """Same computation on packed real particles: ``xr`` (R, C) features, ``real`` (R,) their flat
+        ids ``jet * n + position``, ``uv`` (R, 2) their cells -> (R, C) (eager only)."""
         k = self.kernel_size
         before, _ = _window(k)
-        out = x.new_zeros(b * n, c)
-        real = mask.reshape(-1).nonzero().squeeze(1)  # flat particle ids b * n + i of real particles
+        c = xr.shape[-1]
         if real.numel() == 0:
-            return out.view(b, n, c) + self.bias
-        uv = cells.reshape(-1, 2).index_select(0, real)
+            return xr + self.bias
         rows = int(uv[:, 0].max()) + k
         cols = int(uv[:, 1].max()) + k
+        if self.impl == "auto" and real.numel() * k * k > self.dense_threshold * batch * rows * cols:
+            # Many particles per grid cell (dense jet cores): the dense grid is cheaper here, same result.
+            mask = torch.zeros(batch * n, dtype=torch.bool, device=xr.device).index_fill_(0, real, True)
+            x = xr.new_zeros(batch * n, c).index_copy_(0, real, xr).view(batch, n, c)
+            cells = uv.new_zeros(batch * n, 2).index_copy_(0, real, uv).view(batch, n, 2)
+            y = dense_grid_message(x, cells, mask.view(batch, n), self.weight, self.bias)
+            return y.reshape(-1, c).index_select(0, real)
         # Flat id of each real particle's cell in a padded per-jet table (ids only, no features on it).
         cid = (real // n) * (rows * cols) + (uv[:, 0] + before) * cols + (uv[:, 1] + before)
-        rep = torch.full((b * rows * cols,), -1, dtype=torch.int64, device=x.device)
+        rep = torch.full((batch * rows * cols,), -1, dtype=torch.int64, device=xr.device)
         rep.scatter_reduce_(0, cid, real, reduce="amax")  # one representative particle per occupied cell
         owner = rep.index_select(0, cid)
-        cell_sum = x.new_zeros(b * n, c).index_add_(0, owner, x.reshape(-1, c).index_select(0, real))
-        du = torch.arange(k, device=x.device) - before
+        cell_sum = xr.new_zeros(batch * n, c).index_add_(0, owner, xr)
+        du = torch.arange(k, device=xr.device) - before
         shift = (du[:, None] * cols + du[None, :]).reshape(-1)  # (K*K,), index a*K + b
         # Representative of every window cell of every real particle (R * K*K ids, -1 where empty).
         slots = rep.index_select(0, (cid[:, None] + shift[None, :]).reshape(-1))
         pair = (slots >= 0).nonzero().squeeze(1)  # (real particle, occupied window cell) pairs only
-        if self.impl == "auto" and pair.numel() * self.dense_ratio > b * rows * cols:
-            # Window cells are mostly occupied (a dense jet core): the dense grid is cheaper here.
-            return dense_grid_message(x, cells, mask, self.weight, self.bias)
         src = slots.index_select(0, pair)
         msg = self._flat_weight().contiguous().index_select(0, pair % (k * k)) * cell_sum.index_select(0, src)
-        out.index_add_(0, real.index_select(0, pair // (k * k)), msg)
-        return out.view(b, n, c) + self.bias
+        out = xr.new_zeros(xr.shape).index_add_(0, pair // (k * k), msg)
+        return out + self.bias
 
     def _pairs(self, x: torch.Tensor, cells: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         before, _ = _window(self.kernel_size)
