@@ -126,7 +126,7 @@ class PatchLayout:
     def to_patches(self, xr: torch.Tensor) -> torch.Tensor:
         """(R, D) -> (G, P, D), zeros in empty slots."""
         out = xr.new_zeros(self.num_patches * self.patch_size, xr.shape[-1]).index_copy_(0, self.slot, xr)
-        return out.view(self.num_patches, self.patch_size, -1)
+        return out.view(self.num_patches, self.patch_size, xr.shape[-1])
 
     def from_patches(self, xp: torch.Tensor) -> torch.Tensor:
         """(G, P, D) -> (R, D)."""
@@ -135,7 +135,7 @@ class PatchLayout:
 
 def patch_attention_packed(module: PatchAttention, xr: torch.Tensor, layout: PatchLayout) -> torch.Tensor:
     """:class:`PatchAttention` on packed real particles (R, D); same result as the padded forward."""
-    y = module.heads(layout.to_patches(xr), layout.occupied.view(layout.num_patches, -1))
+    y = module.heads(layout.to_patches(xr), layout.occupied.view(layout.num_patches, layout.patch_size))
     return layout.from_patches(y)
 
 
