@@ -18,6 +18,7 @@ from tagformer.data.generate.jets import cluster, observables
 from tagformer.data.generate.pythia import make_pythia, shard_seeds, silence_fastjet_banner
 from tagformer.data.generate.record import EventRecord
 from tagformer.data.generate.truth import match_jets, truth_objects
+from tagformer.errors import ConfigError
 
 #: Stop a shard that keeps yielding no matched jets (a broken setting) instead of looping forever.
 _MAX_EMPTY_EVENTS = 20_000
@@ -117,7 +118,8 @@ def generate_shard(config: GenerateConfig, spec: ShardSpec,
         take = min(len(new_jets), spec.count - n_jets)
         empty_events = 0 if take else empty_events + rec.n_events
         if empty_events > _MAX_EMPTY_EVENTS:
-            raise RuntimeError(f"no matched {spec.label} jet in {empty_events} events; settings too tight?")
+            raise ConfigError(f"no matched {spec.label!r} jet in {empty_events} events: the jet cuts (pT > "
+                              f"{config.jet_pt_min} GeV, |eta| < {config.eta_max}) do not fit the pT-hat window")
         if take:
             kept_jets.append(new_jets[:take])
             kept_cons.append(new_cons[:take])
