@@ -112,8 +112,10 @@ def test_config_errors(hls_dir):
         DataConfig(path="x", bogus=1)
     with pytest.raises(ConfigError, match="unknown data format"):
         JetDataModule(DataConfig(path=str(hls_dir), format="csv"))
-    with pytest.raises(DataError, match="unknown feature set"):
+    with pytest.raises(ConfigError, match="unknown feature set"):
         JetDataModule(DataConfig(path=str(hls_dir), feature_set="abc"))
+    with pytest.raises(ConfigError, match="unknown ordering"):
+        JetDataModule(DataConfig(path=str(hls_dir), ordering="phi"))
     dm = JetDataModule(DataConfig(path=str(hls_dir), feature_set="part_full"))
     with pytest.raises(DataError, match=r"part_full.*hls4ml format"):
         dm.setup("fit")
@@ -189,3 +191,21 @@ def test_streaming_jetclass_part_full(tmp_path, writers):
     assert sum(map(len, train)) + sum(map(len, val)) == 60
     assert train[0].features.shape[1:] == (32, 17) and train[0].jet.shape[1] == 10
     assert all(torch.isfinite(b.features).all() for b in train)
+
+
+def test_lightning_can_swap_in_a_distributed_sampler(hls_dir):
+    from lightning.pytorch.utilities.data import _update_dataloader
+    from torch.utils.data import DistributedSampler
+
+    dm = JetDataModule(DataConfig(path=str(hls_dir), num_particles=8, batch_size=10, val_fraction=0.0,
+                                  test_fraction=0.0))
+    dm.setup("fit")
+    loader = dm.train_dataloader()
+    halves = []
+    for rank in (0, 1):
+        sampler = DistributedSampler(loader.dataset, num_replicas=2, rank=rank, shuffle=True, seed=0)
+        ddp = _update_dataloader(loader, sampler)
+        batches = list(ddp)
+        assert all(isinstance(b, JetBatch) for b in batches) and len(batches[0]) == 10
+        halves.append(_jet_ids(batches))
+    assert len(np.union1d(*halves)) == 120 and len(halves[0]) == len(halves[1]) == 60

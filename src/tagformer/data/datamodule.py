@@ -9,15 +9,15 @@ import numpy as np
 import pydantic
 import torch
 from pydantic import ConfigDict
-from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
+from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
 
 from tagformer.data.batch import JetBatch
 from tagformer.data.collate import keep_batch
-from tagformer.data.dataset import InMemoryJetDataset
-from tagformer.data.features import feature_names
+from tagformer.data.dataset import InMemoryJetDataset, JetBatchSampler
+from tagformer.data.features import FEATURE_SETS, feature_names
 from tagformer.data.formats import FILE_SHIFT, FORMATS, detect_format, get_reader, read_files
 from tagformer.data.normalise import Normaliser
-from tagformer.data.orderings import check_ordering
+from tagformer.data.orderings import ORDERINGS
 from tagformer.data.pipeline import Prepared, TruncationStats, concat_prepared, prepare
 from tagformer.data.splits import SPLIT_IDS, SplitPlan, jet_split, plan_splits
 from tagformer.data.streaming import StreamingJetDataset, StreamSpec, fit_normaliser_streaming
@@ -76,8 +76,12 @@ class JetDataModule(lightning.LightningDataModule):
         self.config = config
         if config.format is not None and config.format not in FORMATS:
             raise ConfigError(f"unknown data format '{config.format}'; choose one of {', '.join(FORMATS)}.")
+        if config.feature_set not in FEATURE_SETS:
+            raise ConfigError(f"unknown feature set '{config.feature_set}'; choose one of "
+                              f"{', '.join(FEATURE_SETS)}.")
+        if config.ordering not in ORDERINGS:
+            raise ConfigError(f"unknown ordering '{config.ordering}'; choose one of {', '.join(ORDERINGS)}.")
         self._names = feature_names(config.feature_set)
-        check_ordering(config.ordering)
         self._plan: SplitPlan | None = None
         self._format: str | None = None
         self._normaliser = None if normaliser_state is None else Normaliser.from_state(normaliser_state)
@@ -201,16 +205,15 @@ class JetDataModule(lightning.LightningDataModule):
         if split not in self._datasets:
             self.setup({"train": "fit", "val": "validate", "test": "test"}[split])
         ds, c = self._datasets[split], self.config
-        common = dict(batch_size=None, collate_fn=keep_batch, num_workers=c.num_workers,
-                      pin_memory=torch.cuda.is_available(), persistent_workers=False)
+        common = dict(collate_fn=keep_batch, num_workers=c.num_workers, pin_memory=torch.cuda.is_available())
         if isinstance(ds, StreamingJetDataset):
-            return DataLoader(ds, **common)
+            return DataLoader(ds, batch_size=None, **common)
         if split == "train":
             gen = torch.Generator().manual_seed(c.seed)
-            sampler = BatchSampler(RandomSampler(ds, generator=gen), c.batch_size, drop_last=False)
+            sampler = JetBatchSampler(RandomSampler(ds, generator=gen), c.batch_size, drop_last=False)
         else:
-            sampler = BatchSampler(SequentialSampler(ds), c.batch_size, drop_last=False)
-        return DataLoader(ds, sampler=sampler, **common)
+            sampler = JetBatchSampler(SequentialSampler(ds), c.batch_size, drop_last=False)
+        return DataLoader(ds, batch_sampler=sampler, **common)
 
     def train_dataloader(self) -> DataLoader | list:
         return self._loader("train")

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import BatchSampler, Dataset
 
 from tagformer.data.collate import LoaderJetBatch
 from tagformer.data.normalise import Normaliser
 from tagformer.data.pipeline import Prepared
 
 
+class JetBatchSampler(BatchSampler):
+    """A :class:`BatchSampler` subclass: when Lightning injects a ``DistributedSampler`` (multi-device), it
+    rebuilds a subclass around it and keeps the batch size, whereas a plain ``BatchSampler`` passed as
+    ``batch_sampler`` would be replaced by single-index sampling (batches of one jet)."""
+
+
 class InMemoryJetDataset(Dataset):
     """A split held as tensors; ``dataset[list_of_indices]`` returns one :class:`LoaderJetBatch`.
 
-    Use with ``DataLoader(ds, batch_size=None, sampler=BatchSampler(...))`` so that a batch is one
-    fancy-indexing operation per tensor rather than B single-jet reads and a collate.
+    Use with ``DataLoader(ds, batch_sampler=BatchSampler(...), collate_fn=keep_batch)``: the loader calls
+    :meth:`__getitems__` with a batch of indices, so a batch is one fancy-indexing operation per tensor
+    rather than B single-jet reads and a collate (and Lightning can still swap in a distributed sampler).
     """
 
     def __init__(self, prepared: Prepared, normaliser: Normaliser):
@@ -30,5 +37,9 @@ class InMemoryJetDataset(Dataset):
 
     def __getitem__(self, index: int | list[int] | torch.Tensor) -> LoaderJetBatch:
         idx = torch.as_tensor([index] if isinstance(index, int) else index, dtype=torch.long)
+        return self.__getitems__(idx)
+
+    def __getitems__(self, idx: list[int] | torch.Tensor) -> LoaderJetBatch:
+        idx = torch.as_tensor(idx, dtype=torch.long)
         return LoaderJetBatch(features=self.features[idx], p4=self.p4[idx], mask=self.mask[idx],
                               labels=self.labels[idx], jet=None if self.jet is None else self.jet[idx])
