@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", default="quickstart", help="output directory (default quickstart/)")
     p.add_argument("--data", help="use this dataset instead of generating one")
-    p.add_argument("--jets-per-class", type=int, default=1000, help="jets per class to generate (default 1000)")
+    p.add_argument("--jets-per-class", type=int, default=500, help="jets per class to generate (default 500)")
     p.add_argument("--particles", type=int, default=64, help="particles per jet N (default 64)")
     p.add_argument("--epochs", type=int, default=8, help="max epochs per model (default 8)")
     p.add_argument("--minutes", type=float, default=2.5, help="training time limit per model (default 2.5)")

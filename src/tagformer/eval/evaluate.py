@@ -40,7 +40,7 @@ def _loader(run: Any, data: str | None, split: str) -> Any:
         if not Path(data).exists():
             raise DataError(f"evaluation data {data} does not exist")
         # the whole file is the evaluation set
-        cfg = cfg.model_copy(update={"test_path": str(data), "val_path": str(data)})
+        cfg = cfg.model_copy(update={"path": str(data), "test_path": str(data), "val_path": str(data)})
         split = "test" if split == "train" else split
     dm = JetDataModule(cfg, normaliser_state=run.normaliser_state)
     dm.setup("fit" if split in ("train", "val") else "test")

@@ -27,7 +27,7 @@ CANDIDATES: tuple[tuple[str, ...], ...] = (
 class QuickstartConfig:
     out: Path = Path("quickstart")
     data: Path | None = None  # default: <out>/jets_5class.h5 (generated when missing)
-    jets_per_class: int = 1000
+    jets_per_class: int = 500
     num_particles: int = 64
     max_epochs: int = 8
     max_time_s: float = 150.0  # per model
