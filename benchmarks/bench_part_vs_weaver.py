@@ -84,9 +84,10 @@ def main() -> None:
             ours(jets.select(slice(0, 16)))
             diff = (weaver(x, v, m) - ours(jets)).abs().max().item()
             t_w, t_t = [], []
-            for _ in range(args.repeats):
+            for r in range(args.repeats):
                 t_w.append(time_call(weaver, x, v, m))
                 t_t.append(time_call(ours, jets))
+                print(f"  {scenario} repeat {r}: weaver {t_w[-1]:.2f} s, tagformer {t_t[-1]:.2f} s", flush=True)
         jw, jt = args.batch / statistics.median(t_w), args.batch / statistics.median(t_t)
         ratios[scenario] = jt / jw
         print(f"{scenario:9s} mean real {jets.mask.sum(1).float().mean():6.1f}  max|logit diff| {diff:.2e}  "

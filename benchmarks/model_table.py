@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import sys
 
 import torch
 
@@ -58,7 +59,11 @@ def main() -> None:
                 model = create_model(preset, num_classes=args.classes, in_features=args.features,
                                      num_particles=n)
                 params = sum(p.numel() for p in model.parameters() if p.requires_grad)
-                cells.append(fmt(flops_per_jet(model, full_jets(2, n, args.features))))
+                try:
+                    cells.append(fmt(flops_per_jet(model, full_jets(2, n, args.features))))
+                except Exception as exc:  # report and keep going: the table covers every model
+                    print(f"{preset} at N={n}: {exc!r}", file=sys.stderr)
+                    cells.append(f"failed ({type(exc).__name__})")
             print(f"| {entry.name} | {preset} | {params:,} | " + " | ".join(cells) + " |")
 
 
