@@ -147,3 +147,12 @@ class EpochMetrics(L.Callback):
         writer.writeheader()
         writer.writerows(rows)
         atomic_write_bytes(self.path, buf.getvalue().encode())
+
+
+class JetProgressBar(L.pytorch.callbacks.TQDMProgressBar):
+    """Lightning's bar without the logger version; shows epoch, loss, acc, jets/s and validation metrics."""
+
+    def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
+        items = super().get_metrics(trainer, pl_module)
+        items.pop("v_num", None)
+        return items

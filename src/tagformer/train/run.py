@@ -159,7 +159,7 @@ def train(cfg: RunConfig | None, run_dir: str | Path, *, resume: bool = False, o
 
     from tagformer.data.datamodule import JetDataModule
     from tagformer.models.registry import create_model, resolve
-    from tagformer.train.callbacks import BestWeights, EpochMetrics, RollingCheckpoint
+    from tagformer.train.callbacks import BestWeights, EpochMetrics, JetProgressBar, RollingCheckpoint
     from tagformer.train.module import TaggerModule
 
     run_dir = Path(run_dir)
@@ -197,7 +197,7 @@ def train(cfg: RunConfig | None, run_dir: str | Path, *, resume: bool = False, o
         RollingCheckpoint(last, cfg.trainer.checkpoint_every_n_steps),
     ]
     if cfg.trainer.progress:
-        callbacks.append(L.pytorch.callbacks.TQDMProgressBar(refresh_rate=max(1, cfg.trainer.log_every_n_steps)))
+        callbacks.append(JetProgressBar(refresh_rate=max(1, cfg.trainer.log_every_n_steps)))
     loggers: list[Any] = [L.pytorch.loggers.CSVLogger(run_dir, name="logs")]
     with contextlib.suppress(ImportError, ModuleNotFoundError):
         import tensorboard  # noqa: F401
