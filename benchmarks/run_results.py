@@ -33,7 +33,8 @@ def main() -> None:
 
     torch.set_num_threads(1)
     i, n = (int(v) for v in args.shard.split("/"))
-    jobs = [(m, int(s)) for m in args.models.split(",") for s in args.seeds.split(",")][i::n]
+    # seed-major, so that an early stop leaves every model with the same number of seeds
+    jobs = [(m, int(s)) for s in args.seeds.split(",") for m in args.models.split(",")][i::n]
     for model, seed in jobs:
         run = Path(args.out) / f"{model}-seed{seed}"
         if (run / "metrics.json").exists():
