@@ -33,7 +33,7 @@ from tagformer.bench.profile import (
     to_markdown,
     write_csv,
 )
-from tagformer.bench.timing import time_calls
+from tagformer.bench.timing import matmul_flops_per_s, time_calls
 from tagformer.models import create_model, get_entry, list_entries
 
 
@@ -83,10 +83,11 @@ def onnx_rows(presets: list[str], particles: list[int], large: int, threads: int
                     t = time_calls(lambda s=session, f=f, p=p, m=m: onnx_logits(s, f, p, m), warmup=5,
                                    repeats=50, budget_s=budget)
                     row[f"ms_{batch}"] = t.median_ms
-                    row[f"p99_{batch}"] = t.p99_ms
+                    row[f"cpu_{batch}"] = t.cpu_median_ms
                 rows.append(row)
-                print(f"  onnxruntime {preset:>18s} N={n:<4d} batch 1 {row['ms_1']:.3f} ms, batch {large} "
-                      f"{large / row[f'ms_{large}'] * 1e3:,.0f} jets/s", flush=True)
+                print(f"  onnxruntime {preset:>18s} N={n:<4d} batch 1 {row['ms_1']:.3f} ms (CPU {row['cpu_1']:.3f}), "
+                      f"batch {large} {large / row[f'ms_{large}'] * 1e3:,.0f} jets/s (CPU "
+                      f"{large / row[f'cpu_{large}'] * 1e3:,.0f})", flush=True)
     return rows
 
 
@@ -149,9 +150,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{to_markdown(rows, f'torch, {args.device}, {args.threads} threads, {args.dtype}')}")
     torch_by = {(r["preset"], r["particles"], r["batch"]): r for r in rows}
     large = args.large_batch
-    print(f"### per model (N, batch-1 latency, batch-{large} throughput, FLOP/s fraction; onnxruntime ratios)\n")
-    print(f"| preset | N | params | MFLOPs/jet | torch p50 ms (b=1) | torch jets/s (b={large}) | % matmul | "
-          f"ORT p50 ms (b=1) | ORT jets/s | ORT/torch speed b=1 | ORT/torch speed b={large} |")
+    with num_threads(args.threads):
+        mm_cpu = matmul_flops_per_s(device=args.device, size=config.calibrate_size, clock="cpu")
+    print("### per model: wall time, and CPU time (= latency on an idle core with 1 thread)\n")
+    print(f"dense fp32 matmul: {rows[0]['matmul_gflops']:.1f} GFLOP/s by wall time, {mm_cpu / 1e9:.1f} GFLOP/s by "
+          f"CPU time. Throughput at batch {large}; ORT = onnxruntime; ratios = ORT speed / torch speed.\n")
+    print("| preset | N | params | MFLOPs/jet | torch b=1 ms wall / CPU | torch jets/s wall / CPU "
+          f"| % matmul wall / CPU | ORT b=1 CPU ms | ORT jets/s CPU | ORT/torch b=1 | ORT/torch b={large} |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     ort_by = {(r["preset"], r["particles"]): r for r in ort}
     for preset in presets:
@@ -160,13 +165,14 @@ def main(argv: list[str] | None = None) -> int:
             if one is None or big is None:
                 continue
             o = ort_by.get((preset, n))
+            cpu_rate = large / big["cpu_ms_p50"] * 1e3
             cells = [preset, n, f"{one['params']:,}", f"{one['flops_per_jet'] / 1e6:.3g}",
-                     f"{one['latency_ms_p50']:.3f}", f"{big['throughput_jets_s']:,.0f}",
-                     f"{100 * big['flops_fraction']:.1f}"]
+                     f"{one['latency_ms_p50']:.3f} / {one['cpu_ms_p50']:.3f}",
+                     f"{big['throughput_jets_s']:,.0f} / {cpu_rate:,.0f}",
+                     f"{100 * big['flops_fraction']:.1f} / {100 * big['flops_per_jet'] * cpu_rate / mm_cpu:.1f}"]
             if o:
-                ort_big = o[f"ms_{large}"]
-                cells += [f"{o['ms_1']:.3f}", f"{large / ort_big * 1e3:,.0f}",
-                          f"{one['latency_ms_p50'] / o['ms_1']:.2f}x", f"{big['latency_ms_p50'] / ort_big:.2f}x"]
+                cells += [f"{o['cpu_1']:.3f}", f"{large / o[f'cpu_{large}'] * 1e3:,.0f}",
+                          f"{one['cpu_ms_p50'] / o['cpu_1']:.2f}x", f"{big['cpu_ms_p50'] / o[f'cpu_{large}']:.2f}x"]
             else:
                 cells += ["n/a"] * 4
             print("| " + " | ".join(str(c) for c in cells) + " |")

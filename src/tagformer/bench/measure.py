@@ -90,6 +90,7 @@ def measure_target(model_name: str, preset: str, particles: int, config: Profile
             "flops_per_jet": float(flops),
             "latency_ms_p50": timing.median_ms,
             "latency_ms_p99": timing.p99_ms,
+            "cpu_ms_p50": timing.cpu_median_ms,
             "throughput_jets_s": throughput,
             "peak_mem_mb": peak,
             "mem_method": method,

@@ -8,6 +8,8 @@ schema ``tagformer profile`` writes and ``tagformer compare --profile`` reads. C
 - ``latency_ms_p50`` / ``latency_ms_p99``: median / 99th percentile wall time of one forward call of
   ``batch`` jets (at ``batch = 1`` this is the per-jet latency), after warm-up, under
   ``torch.inference_mode``; CUDA calls are timed with ``torch.cuda.Event`` and synchronised.
+- ``cpu_ms_p50``: median process CPU time of one call (CPU device only; NaN on CUDA). With one thread this
+  is the call's latency on an idle core: the robust figure when the machine is shared and oversubscribed.
 - ``throughput_jets_s = batch / median call time``.
 - ``peak_mem_mb``: see ``mem_method`` — CUDA ``max_memory_allocated`` delta, or on CPU the peak RSS
   delta of one call (:mod:`tagformer.bench.memory`), in MiB.
@@ -45,6 +47,7 @@ PROFILE_COLUMNS: tuple[str, ...] = (
     "flops_per_jet",
     "latency_ms_p50",
     "latency_ms_p99",
+    "cpu_ms_p50",
     "throughput_jets_s",
     "peak_mem_mb",
     "mem_method",
@@ -212,13 +215,14 @@ def _fmt(value: Any) -> Any:
 
 def to_markdown(rows: Sequence[dict[str, Any]], title: str | None = None) -> str:
     """A markdown table of the rows (human units: MFLOPs, ms, jets/s, MiB, % of matmul)."""
-    head = ["model", "preset", "N", "batch", "params", "MFLOPs/jet", "p50 ms", "p99 ms", "jets/s",
+    head = ["model", "preset", "N", "batch", "params", "MFLOPs/jet", "p50 ms", "p99 ms", "CPU ms", "jets/s",
             "peak MiB", "% matmul"]
     lines = [f"### {title}", ""] if title else []
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [r["model"], r["preset"], r["particles"], r["batch"], f"{r['params']:,}",
                  f"{r['flops_per_jet'] / 1e6:.3g}", f"{r['latency_ms_p50']:.3g}", f"{r['latency_ms_p99']:.3g}",
+                 _num(r["cpu_ms_p50"], ".3g"),
                  f"{r['throughput_jets_s']:,.0f}", _num(r["peak_mem_mb"], ".1f"),
                  _num(100 * r["flops_fraction"], ".1f")]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")

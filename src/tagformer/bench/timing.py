@@ -18,9 +18,15 @@ import torch
 
 @dataclass(frozen=True)
 class Timing:
-    """Per-call wall times in milliseconds of ``repeats`` calls after ``warmup`` calls."""
+    """Per-call wall times in milliseconds of ``repeats`` calls after ``warmup`` calls.
+
+    ``cpu_ms`` holds the process CPU time (all threads, ``time.process_time``) of the same calls on CPU:
+    with one thread it is the latency the call would have on an idle core, which makes it the robust
+    figure on a shared, oversubscribed machine (wall time there includes waiting for a core).
+    """
 
     times_ms: tuple[float, ...]
+    cpu_ms: tuple[float, ...] = ()
 
     @property
     def median_ms(self) -> float:
@@ -29,6 +35,10 @@ class Timing:
     @property
     def p99_ms(self) -> float:
         return float(np.percentile(self.times_ms, 99))
+
+    @property
+    def cpu_median_ms(self) -> float:
+        return float(np.median(self.cpu_ms)) if self.cpu_ms else float("nan")
 
     @property
     def total_s(self) -> float:
@@ -60,6 +70,8 @@ def time_calls(
         raise ValueError("repeats must be >= 1")
     cuda = torch.device(device).type == "cuda"
 
+    cpu: list[float] = []
+
     def once() -> float:
         if cuda:
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
@@ -68,9 +80,11 @@ def time_calls(
             end.record()
             end.synchronize()
             return float(start.elapsed_time(end))
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         fn()
-        return (time.perf_counter() - t0) * 1e3
+        wall = (time.perf_counter() - t0) * 1e3
+        cpu.append((time.process_time() - c0) * 1e3)
+        return wall
 
     if cuda:
         torch.cuda.synchronize()
@@ -86,8 +100,9 @@ def time_calls(
         warmup = max(min(warmup, fit // 4), done)
     for _ in range(warmup - done):
         fn()
+    cpu.clear()
     times = [once() for _ in range(repeats)]
-    return Timing(tuple(times))
+    return Timing(tuple(times), tuple(cpu))
 
 
 def matmul_flops_per_s(
@@ -96,15 +111,18 @@ def matmul_flops_per_s(
     dtype: torch.dtype = torch.float32,
     size: int = 2048,
     repeats: int = 5,
+    clock: str = "wall",
 ) -> float:
     """Dense matmul FLOP/s of this machine at the current thread count: ``size x size`` by
     ``size x size`` (``2 size^3`` FLOPs), median of ``repeats`` calls after warm-up.
 
-    This is the calibration the profiler divides achieved FLOP/s by (``flops_fraction``).
+    This is the calibration the profiler divides achieved FLOP/s by (``flops_fraction``). ``clock="cpu"``
+    uses process CPU time instead of wall time (CPU device only; see :class:`Timing`).
     """
     g = torch.Generator(device="cpu").manual_seed(0)
     a = torch.randn(size, size, generator=g).to(device=device, dtype=dtype)
     b = torch.randn(size, size, generator=g).to(device=device, dtype=dtype)
     with torch.inference_mode():
         timing = time_calls(lambda: torch.mm(a, b), device=device, warmup=2, repeats=repeats)
-    return 2.0 * size**3 / (timing.median_ms / 1e3)
+    ms = timing.cpu_median_ms if clock == "cpu" else timing.median_ms
+    return 2.0 * size**3 / (ms / 1e3)
