@@ -27,7 +27,7 @@ from torch import nn
 
 from tagformer.data.batch import JetBatch
 from tagformer.models.attention.full import MultiHeadAttention, safe_key_mask
-from tagformer.models.layers.fused import linear_gelu
+from tagformer.models.layers.fused import linear, linear_gelu
 from tagformer.models.layers.packing import Packing
 from tagformer.models.layers.pairs import (
     PAIR_FEATURES,
@@ -134,16 +134,19 @@ class ParTBlock(nn.Module):
     def forward(
         self, x: torch.Tensor, attn_mask: torch.Tensor | None, packing: Packing | None = None
     ) -> torch.Tensor:
-        qkv = self.attn.in_proj(self.pre_attn_norm(x))
+        qkv = linear(self.pre_attn_norm(x), self.attn.in_proj.weight, self.attn.in_proj.bias)
         if packing is not None:
             qkv = packing.unpack(qkv)
         a = self.attn.attend(*qkv.chunk(3, dim=-1), attn_mask)
         if packing is not None:
             a = packing.pack(a)
-        x = x + self.drop(self.post_attn_norm(self.attn.project_out(a)))
+        scale = self.attn.head_scale.repeat_interleave(self.attn.head_dim)  # folded into the weights
+        a = linear(a, self.attn.out_proj.weight * scale[:, None], self.attn.out_proj.bias * scale)
+        x = x + self.drop(self.post_attn_norm(a))
         h = linear_gelu(self.pre_fc_norm(x), self.fc1.weight, self.fc1.bias)
         h = self.drop(h)
-        return torch.addcmul(self.drop(self.fc2(self.post_fc_norm(h))), self.resid_scale, x)
+        h = linear(self.post_fc_norm(h), self.fc2.weight, self.fc2.bias)
+        return torch.addcmul(self.drop(h), self.resid_scale, x)
 
 
 class ParTClassBlock(nn.Module):

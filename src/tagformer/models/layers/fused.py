@@ -21,9 +21,8 @@ def _fused_available() -> bool:
     return torch.backends.mkldnn.is_available()
 
 
-def linear_gelu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """``gelu(x @ weight.T + bias)`` (exact GELU) for x of shape (..., in)."""
-    fusable = (
+def _fusable(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    return (
         x.device.type == "cpu"
         and x.dtype == torch.float32
         and not (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad))
@@ -32,8 +31,23 @@ def linear_gelu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
         and _fused_available()
         and _get_current_dispatch_mode() is None  # e.g. FlopCounterMode must see a plain linear
     )
-    if not fusable:
-        return F.gelu(F.linear(x, weight, bias))
+
+
+def _pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, attr: str) -> torch.Tensor:
     shape = x.shape
-    out = torch.ops.mkldnn._linear_pointwise(x.reshape(-1, shape[-1]), weight, bias, "gelu", [], "none")
+    out = torch.ops.mkldnn._linear_pointwise(x.reshape(-1, shape[-1]), weight, bias, attr, [], "none")
     return out.view(*shape[:-1], weight.shape[0])
+
+
+def linear_gelu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """``gelu(x @ weight.T + bias)`` (exact GELU) for x of shape (..., in)."""
+    if not _fusable(x, weight):
+        return F.gelu(F.linear(x, weight, bias))
+    return _pointwise(x, weight, bias, "gelu")
+
+
+def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """``x @ weight.T + bias`` with the bias applied inside the oneDNN kernel when fusable."""
+    if not _fusable(x, weight):
+        return F.linear(x, weight, bias)
+    return _pointwise(x, weight, bias, "none")
