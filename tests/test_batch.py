@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import random_jets
+from jetfactory import random_jets
 from tagformer.data.batch import JetBatch
 
 

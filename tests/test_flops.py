@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from conftest import random_jets
+from jetfactory import random_jets
 from tagformer.bench.flops import count_flops, flops_per_jet
 
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from zoo_helpers import permute_real, with_extra_padding
 
-from conftest import random_jets
+from jetfactory import random_jets
 from tagformer.models import create_model
 from tagformer.models.attention.lsh import LSHAttention, equal_count_region
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from zoo_helpers import lorentz_transform
 
-from conftest import random_jets
+from jetfactory import random_jets
 from tagformer.models import create_model
 
 pytest.importorskip("lgatr")

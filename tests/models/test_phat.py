@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import random_jets
+from jetfactory import random_jets
 from tagformer.models import create_model
 from tagformer.models.attention.patch import PatchAttention, PatchTokenAttention
 from tagformer.models.layers.grid import GridMessagePassing, cell_indices, dense_grid_message, jet_coordinates

@@ -14,7 +14,7 @@ from zoo_helpers import (
     with_new_padding,
 )
 
-from conftest import random_jets
+from jetfactory import random_jets
 from tagformer.models import create_model, get_entry, list_models
 
 FEATURES, CLASSES, PARTICLES, EXTRA = 5, 5, 16, 8

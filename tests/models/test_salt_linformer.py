@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import random_jets
+from jetfactory import random_jets
 from tagformer.errors import ModelError
 from tagformer.models import create_model
 from tagformer.models.attention.salt import partition_weights
