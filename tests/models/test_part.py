@@ -20,10 +20,13 @@ def test_eager_paths_match_dense_export_path():
     torch.manual_seed(0)
     model = create_model("part_tiny", num_classes=5, in_features=4).eval()
     batch = random_jets(70, 20, 4, 5, seed=3, min_real=1)  # more jets than one length bucket
+    full = random_jets(5, 20, 4, 5, seed=4, min_real=20)  # no padding: the eager path skips packing
     with torch.no_grad():
         dense = model.forward_dense(batch)
+        torch.testing.assert_close(model.forward_eager(batch), dense, atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(model.forward_bucketed(batch, bucket=16), dense, atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(model.forward_packed(batch), dense, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(model.forward_eager(full), model.forward_dense(full), atol=1e-5, rtol=1e-5)
 
 
 def test_folded_pair_embedding_equals_unfolded():
