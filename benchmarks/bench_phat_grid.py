@@ -26,7 +26,8 @@ from tagformer.bench.profile import machine_description, num_threads
 from tagformer.bench.timing import time_calls
 from tagformer.data.batch import JetBatch
 from tagformer.models import create_model
-from tagformer.models.layers.grid import cell_indices, dense_grid_message, jet_coordinates
+from tagformer.models.layers.cells import jet_cells
+from tagformer.models.layers.grid import dense_grid_message
 from tagformer.models.phat import GeometricMessagePassing
 
 DIM = 16
@@ -51,19 +52,19 @@ def block_pair(seed: int = 0) -> tuple[GeometricMessagePassing, object]:
     block = GeometricMessagePassing(DIM, kernel_size=8, cell_size=0.05, norm="layer").eval()
 
     def dense(x: torch.Tensor, p4: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        cells = cell_indices(jet_coordinates(p4, mask), mask, 0.05)
+        cells = jet_cells(p4, mask, 0.05)
         y = dense_grid_message(x, cells, mask, block.grid.weight, block.grid.bias)
         return x + block.norm(block.dense(y))
 
     def sparse(x: torch.Tensor, p4: torch.Tensor, mask: torch.Tensor, impl: str = "auto") -> torch.Tensor:
         block.grid.impl = impl  # "auto" may hand very dense jet cores to the dense grid; "sparse" never does
-        return block(x, cell_indices(jet_coordinates(p4, mask), mask, 0.05), mask)
+        return block(x, jet_cells(p4, mask, 0.05), mask)
 
     return sparse, dense
 
 
 def stats(batch: JetBatch) -> str:
-    cells = cell_indices(jet_coordinates(batch.p4, batch.mask), batch.mask, 0.05)
+    cells = jet_cells(batch.p4, batch.mask, 0.05)
     h, w = int(cells[..., 0].max()) + 1, int(cells[..., 1].max()) + 1
     real = int(batch.mask.sum())
     return f"grid {h}x{w} (+7 padding), {real / len(batch):.1f} real particles/jet"

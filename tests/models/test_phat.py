@@ -8,11 +8,12 @@ import torch
 from jetfactory import random_jets
 from tagformer.models import create_model
 from tagformer.models.attention.patch import PatchAttention, PatchTokenAttention
+from tagformer.models.layers.cells import jet_cells
 from tagformer.models.layers.grid import GridMessagePassing, cell_indices, dense_grid_message, jet_coordinates
 
 
 def _cells(batch, cell_size=0.05):
-    return cell_indices(jet_coordinates(batch.p4, batch.mask), batch.mask, cell_size)
+    return jet_cells(batch.p4, batch.mask, cell_size)
 
 
 @pytest.mark.parametrize("impl", ["sparse", "pairs", "auto", "auto-dense"])
@@ -58,10 +59,29 @@ def test_cells_start_at_zero_per_jet_and_wrap_phi():
     batch = random_jets(5, 12, 3, seed=3)
     coords = jet_coordinates(batch.p4, batch.mask)
     assert coords[..., 1].abs().max() < 3.2
-    cells = cell_indices(coords, batch.mask, 0.05)
     big = torch.iinfo(torch.int64).max
-    low = cells.masked_fill(~batch.mask.unsqueeze(-1), big).amin(1)
-    assert (low == 0).all()
+    for cells in (cell_indices(coords, batch.mask, 0.05), jet_cells(batch.p4, batch.mask, 0.05)):
+        assert (cells.masked_fill(~batch.mask.unsqueeze(-1), big).amin(1) == 0).all()
+
+
+@pytest.mark.parametrize("angle", [0.0, 3.1])  # 3.1 rotates many jets across the phi = +-pi seam
+def test_reproducible_cells_equal_the_floor_formula(angle):
+    """jet_cells (exactly rounded ops + thresholds) == floor((coord - min) / cell) computed in float64,
+    except for particles within rounding distance of a cell boundary."""
+    batch = random_jets(64, 40, 3, seed=4, min_real=1)
+    c, s = torch.cos(torch.tensor(angle)), torch.sin(torch.tensor(angle))
+    p4 = batch.p4.clone()
+    p4[..., 0], p4[..., 1] = c * batch.p4[..., 0] - s * batch.p4[..., 1], s * batch.p4[..., 0] + c * batch.p4[..., 1]
+    mask = batch.mask
+    got = jet_cells(p4, mask, 0.05)
+    coords = jet_coordinates(p4.double(), mask)
+    low = coords.masked_fill(~mask.unsqueeze(-1), 1e9).amin(1, keepdim=True)
+    scaled = (coords - low) / 0.05
+    ref = torch.floor(scaled).long()
+    near = (scaled - scaled.round()).abs() < 1e-4
+    ok = (got == ref) | near | ~mask.unsqueeze(-1)
+    assert ok.all()
+    assert (got[mask] > 0).any()  # not trivially all zero
 
 
 def test_patch_attention_ignores_padding_and_is_local():
@@ -109,3 +129,26 @@ def test_packed_eager_path_equals_padded_path(patch_pool):
     batch = batch.replace(mask=mask)
     with torch.no_grad():
         assert torch.allclose(model.forward_packed(batch), model.forward_dense(batch), atol=1e-5)
+
+
+class _Cells(torch.nn.Module):
+    def forward(self, p4: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return jet_cells(p4, mask, 0.05)
+
+
+@pytest.mark.slow
+def test_cells_are_bit_identical_in_onnxruntime_for_grid_aligned_particles():
+    """Calorimeter-like particles sit exactly on cell boundaries; torch and onnxruntime must agree."""
+    ort = pytest.importorskip("onnxruntime")
+    g = torch.Generator().manual_seed(0)
+    k = torch.randint(-12, 13, (256, 40, 2), generator=g).double()
+    eta = (torch.rand(256, 1, generator=g).double() * 2 - 1).round(decimals=1) + 0.05 * k[..., 0]
+    phi = (torch.rand(256, 1, generator=g).double() * 6 - 3).round(decimals=1) + 0.05 * k[..., 1]
+    pt = torch.rand(256, 40, generator=g).double() * 100 + 1
+    p4 = torch.stack([pt * phi.cos(), pt * phi.sin(), pt * eta.sinh(), pt * eta.cosh()], -1).float()
+    mask = torch.ones(256, 40, dtype=torch.bool)
+    dims = {0: torch.export.Dim("batch"), 1: torch.export.Dim("particles")}
+    program = torch.onnx.export(_Cells(), (p4[:4], mask[:4]), dynamo=True, dynamic_shapes=(dims, dims))
+    session = ort.InferenceSession(program.model_proto.SerializeToString())
+    (out,) = session.run(None, {"p4": p4.numpy(), "mask": mask.numpy()})
+    assert torch.equal(torch.from_numpy(out), jet_cells(p4, mask, 0.05))

@@ -22,8 +22,9 @@ from tagformer.models.attention.patch import (
     token_attention_packed,
 )
 from tagformer.models.layers import MaskedPool, make_norm
+from tagformer.models.layers.cells import jet_cells
 from tagformer.models.layers.fused import linear_gelu
-from tagformer.models.layers.grid import GridMessagePassing, cell_indices, jet_coordinates
+from tagformer.models.layers.grid import GridMessagePassing
 from tagformer.models.layers.trim import is_tracing, trim_trailing_padding
 from tagformer.models.registry import Capabilities, register_model
 
@@ -131,7 +132,7 @@ class PHAT(nn.Module):
     def forward_dense(self, batch: JetBatch) -> torch.Tensor:
         """Padded (B, N, D) path with static shapes (export)."""
         mask = batch.mask
-        cells = cell_indices(jet_coordinates(batch.p4, mask), mask, self.cell_size)
+        cells = jet_cells(batch.p4, mask, self.cell_size)
         x = self.embed(batch.features).masked_fill(~mask.unsqueeze(-1), 0.0)
         for block in self.blocks:
             x = block(x, cells, mask)
@@ -143,7 +144,7 @@ class PHAT(nn.Module):
         mask = batch.mask
         b, n = mask.shape
         layout = PatchLayout(mask, self.patch_size)
-        cells = cell_indices(jet_coordinates(batch.p4, mask), mask, self.cell_size)
+        cells = jet_cells(batch.p4, mask, self.cell_size)
         uv = cells.reshape(-1, 2).index_select(0, layout.real)
         xr = self.embed(batch.features.reshape(b * n, -1).index_select(0, layout.real))
         for block in self.blocks:
