@@ -13,6 +13,11 @@ Run directory layout::
 
 Every checkpoint holds only tensors and plain Python values and is read with
 ``torch.load(..., weights_only=True)``; Lightning's resume is asked to load the same way.
+
+Resuming mid-epoch restores model, optimiser, scheduler, loop counters and callbacks exactly; the data
+loader is not resumable, so the rest of the interrupted epoch draws its (correct number of) batches from a
+fresh shuffle: a few jets of that epoch may be seen twice and others not at all. Completed epochs are
+never repeated or lost.
 """
 
 from __future__ import annotations
