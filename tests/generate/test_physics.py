@@ -65,7 +65,7 @@ def test_physics_at_default_settings(file_500):
 
 @pytest.mark.slow
 @pytest.mark.xfail(reason="Pythia 8 gluon jets at pT ~ 1.07 TeV, R = 0.8 have a soft-drop (beta=0, z=0.1) mass "
-                   "median of 67.6 +- 3.4 GeV (2000 jets, docs/data.md); the issue's target is < 60 GeV",
+                   "median of 68.7 +- 1.1 GeV (20,000 jets, docs/data.md); the issue's target is < 60 GeV",
                    strict=False)
 def test_gluon_soft_drop_median_below_60(file_500):
     med = {s.label: s.medians for s in summarize(file_500)}
