@@ -2,7 +2,7 @@
 # Reproduce docs/results.md: every trigger-size model x 3 seeds, then the comparison table and plots.
 #   DATA=data/gen5_20k.h5 SHARDS=2 benchmarks/run_results.sh [extra dotted overrides]
 # Environment: DATA, OUT, SHARDS (parallel processes), SEEDS, MODELS (comma list; default: every
-# trigger-size model), BATCH, EPOCHS, PLOTS. The committed tables used (see docs/results.md):
+# trigger-size model), BATCH, EPOCHS, PLOTS, LR (one learning rate for all; unset = each model's packaged config). The committed tables used (see docs/results.md):
 #   table 1: DATA=data/gen5_small.h5 OUT=runs/results (defaults otherwise)
 #   table 2: DATA='data/gen5_20k.h5.parts/shard-*-0000[0-2].h5' OUT=runs/results20k BATCH=128 EPOCHS=4
 #            MODELS=deepsets_tiny,pointnet_tiny,linformer_tiny,salt,hept_small,phat_small,transformer_tiny
@@ -14,7 +14,8 @@ SEEDS=${SEEDS:-0,1,2}
 PY=${PY:-.venv/bin/python}
 BATCH=${BATCH:-64}
 EPOCHS=${EPOCHS:-10}
-SETTINGS=(data.num_particles=64 data.feature_set=ptetaphi data.batch_size=$BATCH optim.lr=2e-3
+LR=${LR-2e-3}
+SETTINGS=(data.num_particles=64 data.feature_set=ptetaphi data.batch_size=$BATCH ${LR:+optim.lr=$LR}
           trainer.max_epochs=$EPOCHS trainer.patience=4 trainer.progress=false trainer.threads=1 "$@")
 mkdir -p "$OUT"
 pids=()
