@@ -46,3 +46,18 @@ def test_linformer_rejects_more_particles_than_built_for():
     model = create_model("linformer_tiny", num_classes=5, in_features=3, num_particles=8)
     with pytest.raises(ModelError, match="num_particles"):
         model(random_jets(2, 12, 3, 5))
+
+
+@pytest.mark.parametrize("heights", [(1, 3, 5), (3,), (1, 5)])
+def test_salt_merged_score_convolution_equals_average_of_convolutions(heights):
+    from tagformer.models.attention.salt import SALTAttention
+
+    torch.manual_seed(0)
+    attn = SALTAttention(dim=16, num_heads=4, num_particles=20, partitions=4, conv_heights=heights)
+    for conv in attn.convs:  # non-trivial biases too
+        torch.nn.init.normal_(conv.bias)
+    scores = torch.randn(6, 1, 20, 4)
+    expected = torch.stack([conv(scores) for conv in attn.convs]).mean(0)
+    weight, bias = attn.merged_conv()
+    merged = torch.nn.functional.conv2d(scores, weight, bias, padding="same")
+    torch.testing.assert_close(merged, expected, rtol=1e-5, atol=1e-6)

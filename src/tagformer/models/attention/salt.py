@@ -5,7 +5,9 @@ Particles arrive sorted by a kinematic key (e.g. kT). The real particles of each
 group ``floor(r * P / R)`` — and each group is compressed to one key and one value per head by learned
 weights indexed by the position inside the group. Queries attend to these P summaries; before the
 softmax, 2D convolutions of heights (1, 3, 5) and width P slide over the (N x P) score map (shared by
-heads) and are averaged, adding correlations between neighbouring particles in the ordering.
+heads) and are averaged, adding correlations between neighbouring particles in the ordering. With odd
+heights the average is computed as ONE convolution whose kernel is the mean of the kernels zero-padded to
+the tallest height (exactly the same function, about 3x cheaper for heights 1, 3, 5).
 
 Padding: keys/values of padded particles are zeroed, padded score rows are zeroed before the
 convolutions (so a jet's last real row sees zeros, as at the edge of the map), and empty groups (jets
@@ -76,6 +78,14 @@ class SALTAttention(nn.Module):
         )
         self.out = nn.Linear(dim, dim)
 
+    def merged_conv(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Kernel and bias of the one convolution equal to the average of the (odd-height) convolutions:
+        with 'same' padding, a centred zero-padded kernel computes the same sums as the original."""
+        tallest = max(c.kernel_size[0] for c in self.convs)
+        kernels = [F.pad(c.weight, (0, 0, (tallest - c.kernel_size[0]) // 2, (tallest - c.kernel_size[0]) // 2))
+                   for c in self.convs]
+        return torch.stack(kernels).mean(0), torch.stack([c.bias for c in self.convs]).mean(0)
+
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         b, n, d = x.shape
         keep = mask[:, None, :, None]
@@ -89,7 +99,11 @@ class SALTAttention(nn.Module):
         scores = scores.masked_fill(~keep, 0.0)
         if len(self.convs):
             flat = scores.reshape(b * self.num_heads, 1, n, -1)
-            scores = torch.stack([conv(flat) for conv in self.convs]).mean(0).view_as(scores)
+            if all(c.kernel_size[0] % 2 for c in self.convs):
+                weight, bias = self.merged_conv()
+                scores = F.conv2d(flat, weight, bias, padding="same").view_as(scores)
+            else:
+                scores = torch.stack([conv(flat) for conv in self.convs]).mean(0).view_as(scores)
         present = present | ~present.any(dim=1, keepdim=True)
         scores = scores.masked_fill(~present[:, None, None, :], float("-inf"))
         out = F.softmax(scores, dim=-1) @ values
