@@ -97,6 +97,19 @@ def test_few_particle_jets(name):
     assert torch.isfinite(logits(model, batch)).all()
 
 
+@pytest.mark.parametrize("name", MODELS)
+def test_jets_without_real_particles(name):
+    """A batch where some (or all) jets have no real particle: finite logits, the others unchanged."""
+    model = build(name)
+    batch = jets(seed=7, batch=4)
+    ref = logits(model, batch)
+    emptied = batch.replace(mask=batch.mask & (torch.arange(4) < 2)[:, None])
+    out = logits(model, emptied)
+    assert torch.isfinite(out).all()
+    assert_close(ref[:2], out[:2], "jets beside empty ones")
+    assert torch.isfinite(logits(model, batch.replace(mask=torch.zeros_like(batch.mask)))).all()
+
+
 @pytest.mark.parametrize("name", [m for m in MODELS if get_entry(m).capabilities.permutation_invariant])
 def test_permutation_invariance(name):
     model = build(name)

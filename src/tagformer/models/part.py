@@ -110,7 +110,7 @@ class PairEmbed(nn.Module):
         else:
             for k, (w, b) in enumerate(self.folded()):
                 x = linear_gelu(x, w, b) if k < last else F.linear(x, w, b)
-        return x.view(*shape[:-1], -1)
+        return x.view(*shape[:-1], x.shape[-1])  # explicit width: a batch may hold no real pair
 
 
 class ParTBlock(nn.Module):
