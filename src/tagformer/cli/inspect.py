@@ -6,7 +6,7 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("inspect", help="per-class counts and medians of a jet file (hls4ml layout)",
+    p = subparsers.add_parser("inspect", help="per-class counts, medians and feature ranges of a jet file (any supported format)",
                               description="Print per-class counts and medians of mass, soft-drop mass, tau21, "
                               "tau32 and multiplicity; --plot writes histograms.")
     p.add_argument("file", help="data file, directory or glob (generated files get the generation summary)")
