@@ -81,3 +81,22 @@ def test_compare_cli_with_profile_and_plots(tmp_path: Path, capsys):
     profile.write_text("model,batch\na,1\n")
     assert main(["compare", str(runs), "--profile", str(profile)]) == 2
     assert "lacks columns" in capsys.readouterr().err
+
+
+def test_directory_of_runs_skips_unfinished_ones_but_named_runs_must_be_finished(tmp_path, capsys):
+    from tagformer.cli.compare import expand_runs
+    from tagformer.errors import TagformerError
+
+    done, training = tmp_path / "a-seed0", tmp_path / "b-seed0"
+    for run in (done, training):
+        run.mkdir()
+        (run / "config.yaml").write_text("seed: 0\n")
+    (done / "summary.json").write_text("{}")
+    (done / "metrics.json").write_text("{}")
+    assert expand_runs([str(tmp_path)]) == [done]
+    err = capsys.readouterr().err
+    assert f"skipping {training}" in err and str(done) not in err
+    assert expand_runs([str(training)]) == [training]  # named explicitly: compare_runs will refuse it
+    (done / "metrics.json").unlink()
+    with pytest.raises(TagformerError, match="no finished, evaluated run"):
+        expand_runs([str(tmp_path)])

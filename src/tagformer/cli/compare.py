@@ -22,7 +22,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def expand_runs(paths: list[str]) -> list[Path]:
-    """Each path itself if it is a run directory, else its sub-directories that are runs."""
+    """Each path itself if it is a run directory, else its sub-directories that are runs.
+
+    A run named explicitly must be finished and evaluated (else ``compare_runs`` says so); inside a
+    directory of runs, unfinished or unevaluated ones (e.g. still training) are skipped with a warning.
+    """
+    import sys
+
     from tagformer.errors import TagformerError
 
     out: list[Path] = []
@@ -34,7 +40,13 @@ def expand_runs(paths: list[str]) -> list[Path]:
         children = sorted(p for p in path.iterdir() if (p / "config.yaml").exists())
         if not children:
             raise TagformerError(f"{path} is neither a run directory nor a directory of runs")
-        out.extend(children)
+        ready = [c for c in children if (c / "summary.json").exists() and (c / "metrics.json").exists()]
+        for child in children:
+            if child not in ready:
+                print(f"warning: skipping {child}: not finished or not evaluated yet", file=sys.stderr)
+        if not ready:
+            raise TagformerError(f"no finished, evaluated run in {path}")
+        out.extend(ready)
     return out
 
 
