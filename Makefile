@@ -1,6 +1,6 @@
 # tagformer: two commands do all set-up on a fresh machine.
 #   make quickstart   create .venv, install, run the end-to-end demo
-#   make test         create .venv, install with test extras, run pytest
+#   make test         create .venv, install with test extras (and weaver-core, for the ParT parity test), run pytest
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -20,7 +20,7 @@ install: $(BIN)/python
 
 install-test: $(BIN)/python
 	$(BIN)/pip install -q $(PINS)
-	$(BIN)/pip install -q -e ".[all,test]" $(PINS)
+	$(BIN)/pip install -q -e ".[all,test,bench]" $(PINS)
 
 quickstart: install
 	$(BIN)/tagformer quickstart
