@@ -6,7 +6,8 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("inspect", help="per-class counts, medians and feature ranges of a jet file (any supported format)",
+    p = subparsers.add_parser("inspect",
+                              help="per-class counts, medians and feature ranges of a jet file (any format)",
                               description="Print per-class counts and medians of mass, soft-drop mass, tau21, "
                               "tau32 and multiplicity; --plot writes histograms.")
     p.add_argument("file", help="data file, directory or glob (generated files get the generation summary)")
