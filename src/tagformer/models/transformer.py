@@ -37,18 +37,11 @@ class EncoderBlock(nn.Module):
         return x + self.drop(self.ffn(self.norm2(x)))
 
 
-class ClassAttentionBlock(nn.Module):
-    """Pre-norm block updating a class token that attends to ``[cls, particles]``."""
+class ClassAttentionBlock(EncoderBlock):
+    """Pre-norm block updating a class token that attends to ``[cls, particles]`` (same layers as
+    :class:`EncoderBlock`, different query)."""
 
-    def __init__(self, dim: int, num_heads: int, ffn_dim: int, dropout: float = 0.0, norm: str = "layer"):
-        super().__init__()
-        self.norm1 = make_norm(norm, dim)
-        self.attn = MultiHeadAttention(dim, num_heads, dropout=dropout)
-        self.norm2 = make_norm(norm, dim)
-        self.ffn = MLP([dim, ffn_dim, dim], activation="gelu")
-        self.drop = nn.Dropout(dropout)
-
-    def forward(self, cls: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, cls: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         u = self.norm1(torch.cat([cls, x], dim=1))
         keys = torch.cat([torch.ones_like(mask[:, :1]), mask], dim=1)
         cls = cls + self.drop(self.attn(u[:, :1], u, attn_mask=key_padding_mask(keys)))
