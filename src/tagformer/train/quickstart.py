@@ -27,9 +27,9 @@ CANDIDATES: tuple[tuple[str, ...], ...] = (
 class QuickstartConfig:
     out: Path = Path("quickstart")
     data: Path | None = None  # default: <out>/jets_5class.h5 (generated when missing)
-    jets_per_class: int = 500
+    jets_per_class: int = 1500
     num_particles: int = 64
-    max_epochs: int = 8
+    max_epochs: int = 30
     max_time_s: float = 150.0  # per model
     models: Sequence[str] | None = None
     seed: int = 0
