@@ -92,6 +92,8 @@ def plot_tradeoff(rows: list[dict[str, Any]], x: str, y: str, path: Path, xlabel
 
     ``x_is_cost``: lower x is better (FLOPs, parameters, latency); False for throughput-like x.
     """
+    from matplotlib.ticker import NullFormatter
+
     pts = [r for r in rows if r.get(x) not in (None, "") and r.get(y) not in (None, "")]
     if not pts:
         return None
@@ -108,6 +110,7 @@ def plot_tradeoff(rows: list[dict[str, Any]], x: str, y: str, path: Path, xlabel
         ax.step(xs[front][order], ys[front][order], where="post" if x_is_cost else "pre", color="C3", alpha=0.7,
                 label="Pareto front")
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # minor tick labels collide on a short log range
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)
