@@ -28,6 +28,15 @@ def _style() -> Iterator[Any]:
         yield plt
 
 
+def _save(plt: Any, fig: Any, ax: Any, path: Path, title: str = "") -> None:
+    """Optional title, tight layout, write ``path`` as PNG (100 dpi) and free the figure."""
+    if title:
+        ax.set_title(title, fontsize=14)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def plot_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, title: str = "") -> Path:
     """Background rejection 1/eps_B (log) against signal efficiency eps_S, one line per signal class.
 
@@ -44,11 +53,7 @@ def plot_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, title
         ax.set_ylabel(r"background rejection $1/\varepsilon_B$")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=14)
-        if title:
-            ax.set_title(title, fontsize=14)
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
+        _save(plt, fig, ax, path, title)
     return path
 
 
@@ -68,11 +73,7 @@ def plot_confusion(matrix: Sequence[Sequence[float]], class_names: list[str], pa
         ax.set_ylabel("true")
         ax.minorticks_off()
         fig.colorbar(im, ax=ax, fraction=0.046)
-        if title:
-            ax.set_title(title, fontsize=14)
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
+        _save(plt, fig, ax, path, title)
     return path
 
 
@@ -115,7 +116,5 @@ def plot_tradeoff(rows: list[dict[str, Any]], x: str, y: str, path: Path, xlabel
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=12)
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
+        _save(plt, fig, ax, path)
     return path
