@@ -47,7 +47,6 @@ def build_run(run_dir: Path, data: Path, model: str, particles: int = 16) -> Pat
     from tagformer.models import create_model
     from tagformer.train import build_config
     from tagformer.train.config import save_config
-    from tagformer.train.run import DatasetInfo
 
     cfg = build_config(model=model, data=str(data),
                        overrides=[f"data.num_particles={particles}", "data.batch_size=32"])
@@ -55,7 +54,7 @@ def build_run(run_dir: Path, data: Path, model: str, particles: int = 16) -> Pat
     save_config(cfg, run_dir / "config.yaml")
     dm = JetDataModule(cfg.data)
     dm.setup("fit")
-    info = DatasetInfo.from_info(dm.info)
+    info = dm.info
     (run_dir / "dataset.json").write_text(json.dumps(asdict(info)))
     (run_dir / "normaliser.json").write_text(json.dumps(dm.normaliser_state()))
     torch.manual_seed(0)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,22 @@ def test_load_run_restores_best_weights(trained_run: Path, tiny_h5: Path):
     for key, value in run.model.state_dict().items():
         assert torch.equal(value, best[key]), key
     assert run.normaliser_state == json.loads((trained_run / "normaliser.json").read_text())
+
+
+def test_dataset_json_records_inputs_and_older_files_still_load(tmp_path: Path, trained_run: Path):
+    saved = json.loads((trained_run / "dataset.json").read_text())
+    assert saved["feature_set"] == "ptetaphi" and saved["ordering"] == "pt"
+    assert set(saved["truncation"]) >= {"train", "val"}
+    old = tmp_path / "old"
+    shutil.copytree(trained_run, old)
+    six = {k: saved[k] for k in ("format", "class_names", "num_classes", "in_features", "num_particles",
+                                 "feature_names")}
+    (old / "dataset.json").write_text(json.dumps(six))
+    info = load_run(old).info
+    assert (info.feature_set, info.ordering, info.truncation) == ("ptetaphi", "pt", {})
+    (old / "dataset.json").write_text(json.dumps({**six, "colour": "red"}))
+    with pytest.raises(TagformerError, match="unknown keys: colour"):
+        load_run(old)
 
 
 def test_load_run_errors(tmp_path: Path, trained_run: Path):

@@ -13,7 +13,7 @@ from tagformer.data.describe import describe as describe
 
 _EXPORTS = {
     "DataConfig": "tagformer.data.datamodule",
-    "DatasetInfo": "tagformer.data.datamodule",
+    "DatasetInfo": "tagformer.data.info",
     "JetDataModule": "tagformer.data.datamodule",
     "JetBatch": "tagformer.data.batch",
     "JetArrays": "tagformer.data.formats.base",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import lightning
 import numpy as np
 import pydantic
@@ -16,6 +14,7 @@ from tagformer.data.collate import keep_batch
 from tagformer.data.dataset import InMemoryJetDataset, JetBatchSampler
 from tagformer.data.features import FEATURE_SETS, feature_names
 from tagformer.data.formats import FILE_SHIFT, FORMATS, detect_format, get_reader, read_files
+from tagformer.data.info import DatasetInfo
 from tagformer.data.normalise import Normaliser
 from tagformer.data.orderings import ORDERINGS
 from tagformer.data.pipeline import Prepared, TruncationStats, concat_prepared, prepare
@@ -44,21 +43,6 @@ class DataConfig(pydantic.BaseModel):
     test_fraction: float = 0.1
     seed: int = 0
     max_jets: int | None = pydantic.Field(None, gt=0)
-
-
-@dataclass
-class DatasetInfo:
-    """What a model needs to know about the data."""
-
-    format: str
-    class_names: list[str]
-    num_classes: int
-    in_features: int
-    num_particles: int
-    feature_names: list[str]
-    feature_set: str
-    ordering: str
-    truncation: dict[str, dict] = field(default_factory=dict)
 
 
 class JetDataModule(lightning.LightningDataModule):

@@ -10,7 +10,7 @@ from typing import Any
 __all__ = ["DatasetInfo", "LoadedRun", "RunConfig", "build_config", "load_run", "train"]
 
 _WHERE = {
-    "DatasetInfo": "tagformer.train.run",
+    "DatasetInfo": "tagformer.data.info",
     "train": "tagformer.train.run",
     "LoadedRun": "tagformer.train.load",
     "load_run": "tagformer.train.load",

@@ -9,9 +9,9 @@ from typing import Any
 
 from torch import nn
 
+from tagformer.data.info import DatasetInfo
 from tagformer.errors import TagformerError
 from tagformer.train.config import RunConfig, load_config
-from tagformer.train.run import DatasetInfo
 
 
 @dataclass
@@ -80,7 +80,8 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     if not (run_dir / "config.yaml").exists():
         raise TagformerError(f"{run_dir} is not a tagformer run directory (no config.yaml)")
     config = load_config(run_dir / "config.yaml")
-    info = DatasetInfo(**_read_json(run_dir / "dataset.json", "dataset info"))
+    info = DatasetInfo.from_dict(_read_json(run_dir / "dataset.json", "dataset info"),
+                                 feature_set=config.data.feature_set, ordering=config.data.ordering)
     normaliser = _read_json(run_dir / "normaliser.json", "feature normalisation")
     blob = load_weights(run_dir / "checkpoints" / "best.pt")
     model = create_model(config.model.name, num_classes=info.num_classes, in_features=info.in_features,

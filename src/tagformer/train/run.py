@@ -27,35 +27,12 @@ import csv
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from tagformer.errors import ConfigError, TagformerError
 from tagformer.train.config import RunConfig, load_config, save_config
-
-
-@dataclass(frozen=True)
-class DatasetInfo:
-    """What a trained model needs to know about its data (saved as ``dataset.json``)."""
-
-    format: str
-    class_names: list[str]
-    num_classes: int
-    in_features: int
-    num_particles: int
-    feature_names: list[str]
-
-    @classmethod
-    def from_info(cls, info: Any) -> DatasetInfo:
-        return cls(
-            format=str(getattr(info, "format", "")),
-            class_names=[str(c) for c in info.class_names],
-            num_classes=int(info.num_classes),
-            in_features=int(info.in_features),
-            num_particles=int(info.num_particles),
-            feature_names=[str(f) for f in getattr(info, "feature_names", [])],
-        )
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -181,7 +158,7 @@ def train(cfg: RunConfig | None, run_dir: str | Path, *, resume: bool = False, o
     norm_state = json.loads(norm_path.read_text()) if resume and norm_path.exists() else None
     dm = JetDataModule(cfg.data, normaliser_state=norm_state)
     dm.setup("fit")
-    info = DatasetInfo.from_info(dm.info)
+    info = dm.info
     _write_json(norm_path, dm.normaliser_state())
     _write_json(run_dir / "dataset.json", asdict(info))
 
