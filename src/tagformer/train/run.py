@@ -4,7 +4,7 @@ Run directory layout::
 
     RUN/config.yaml        merged, validated configuration
     RUN/normaliser.json    feature normalisation fitted on the training split
-    RUN/dataset.json       dataset info (format, class names, features, particles)
+    RUN/dataset.json       dataset info (format, classes, features, particles, ordering, truncation)
     RUN/checkpoints/last.ckpt   full Lightning state (every K steps and each epoch; for --resume)
     RUN/checkpoints/best.pt     best-epoch model weights {"state_dict", "meta"}
     RUN/metrics.csv        one row per completed epoch
