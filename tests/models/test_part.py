@@ -7,7 +7,7 @@ import torch
 
 from jetfactory import random_jets
 from tagformer.models import create_model
-from tagformer.models.part import PairEmbed
+from tagformer.models.part_blocks import PairEmbed
 
 
 def test_paper_preset_parameter_count():

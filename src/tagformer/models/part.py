@@ -17,17 +17,13 @@ statistics over real particles / real pairs only.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from tagformer.data.batch import JetBatch
-from tagformer.models.attention.full import MultiHeadAttention, safe_key_mask
-from tagformer.models.layers.fused import linear, linear_gelu
 from tagformer.models.layers.packing import Packing
 from tagformer.models.layers.pairs import (
     PAIR_FEATURES,
@@ -36,151 +32,15 @@ from tagformer.models.layers.pairs import (
     particle_quantities,
     real_pair_index,
 )
+from tagformer.models.part_blocks import (
+    PairEmbed,
+    ParTBlock,
+    ParTClassBlock,
+    ParTEmbed,
+    is_exporting,
+    masked_bias,
+)
 from tagformer.models.registry import Capabilities, register_model
-
-
-def is_exporting() -> bool:
-    """True while torch.export / torch.compile / ONNX export traces the model."""
-    return bool(torch.compiler.is_exporting() or torch.compiler.is_compiling() or torch.jit.is_tracing())
-
-
-def _bn_affine(bn: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    return scale, bn.bias - bn.running_mean * scale
-
-
-class ParTEmbed(nn.Module):
-    """BatchNorm on the inputs, then ``LayerNorm -> Linear -> GELU`` for each width in ``dims``."""
-
-    def __init__(self, in_features: int, dims: Sequence[int]) -> None:
-        super().__init__()
-        self.input_bn = nn.BatchNorm1d(in_features)
-        layers: list[nn.Module] = []
-        for dim in dims:
-            layers += [nn.LayerNorm(in_features), nn.Linear(in_features, dim), nn.GELU()]
-            in_features = dim
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Embed (..., F) features; in training, ``mask`` (...) restricts the BatchNorm statistics to
-        real particles (padded rows of the output are then zero)."""
-        if mask is not None and self.training:
-            real = self.net(self.input_bn(x[mask]))
-            return real.new_zeros(*x.shape[:-1], real.shape[-1]).index_put((mask,), real)
-        shape = x.shape
-        x = self.input_bn(x.reshape(-1, shape[-1])).view(shape)
-        return self.net(x)
-
-
-class PairEmbed(nn.Module):
-    """Pointwise MLP on pair features: ``BN -> (Linear -> BN -> GELU)* -> Linear -> BN`` (one output per head).
-
-    Equivalent to ParT's 1x1 convolutions, applied channels-last to any (..., F) tensor. In eval mode the
-    BatchNorms are folded into the linear layers, so inference runs linear layers and GELUs only.
-    """
-
-    def __init__(self, in_features: int, dims: Sequence[int], out_features: int) -> None:
-        super().__init__()
-        self.input_bn = nn.BatchNorm1d(in_features)
-        widths = [in_features, *dims, out_features]
-        self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(widths))
-        self.norms = nn.ModuleList(nn.BatchNorm1d(b) for b in widths[1:])
-
-    def folded(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """(weight, bias) of every linear layer with the BatchNorms (running statistics) folded in."""
-        s_in, t_in = _bn_affine(self.input_bn)
-        out = []
-        for k, (lin, bn) in enumerate(zip(self.linears, self.norms)):
-            w, b = lin.weight, lin.bias
-            if k == 0:
-                w, b = w * s_in, b + lin.weight @ t_in
-            s, t = _bn_affine(bn)
-            out.append((w * s[:, None], b * s + t))
-        return out
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        shape = x.shape
-        x = x.reshape(-1, shape[-1])
-        last = len(self.linears) - 1
-        if self.training:
-            x = self.input_bn(x)
-            for k, (lin, bn) in enumerate(zip(self.linears, self.norms)):
-                x = bn(lin(x))
-                x = F.gelu(x) if k < last else x
-        else:
-            for k, (w, b) in enumerate(self.folded()):
-                x = linear_gelu(x, w, b) if k < last else F.linear(x, w, b)
-        return x.view(*shape[:-1], x.shape[-1])  # explicit width: a batch may hold no real pair
-
-
-class ParTBlock(nn.Module):
-    """ParT particle block on dense (B, N, D) or packed (M, D) tokens (pass ``packing`` for the latter).
-
-    ``x + LN(head_scale * MHA(LN(x), bias))`` then ``w * x + FC2(LN(GELU(FC1(LN(x)))))``.
-    """
-
-    def __init__(self, dim: int, num_heads: int, ffn_ratio: int = 4, dropout: float = 0.1) -> None:
-        super().__init__()
-        self.pre_attn_norm = nn.LayerNorm(dim)
-        self.attn = MultiHeadAttention(dim, num_heads, dropout=dropout, head_scale=True)
-        self.post_attn_norm = nn.LayerNorm(dim)
-        self.pre_fc_norm = nn.LayerNorm(dim)
-        self.fc1 = nn.Linear(dim, dim * ffn_ratio)
-        self.post_fc_norm = nn.LayerNorm(dim * ffn_ratio)
-        self.fc2 = nn.Linear(dim * ffn_ratio, dim)
-        self.resid_scale = nn.Parameter(torch.ones(dim))
-        self.drop = nn.Dropout(dropout)
-
-    def forward(
-        self, x: torch.Tensor, attn_mask: torch.Tensor | None, packing: Packing | None = None
-    ) -> torch.Tensor:
-        qkv = linear(self.pre_attn_norm(x), self.attn.in_proj.weight, self.attn.in_proj.bias)
-        if packing is not None:
-            qkv = packing.unpack(qkv)
-        a = self.attn.attend(*qkv.chunk(3, dim=-1), attn_mask)
-        if packing is not None:
-            a = packing.pack(a)
-        scale = self.attn.head_scale.repeat_interleave(self.attn.head_dim)  # folded into the weights
-        a = linear(a, self.attn.out_proj.weight * scale[:, None], self.attn.out_proj.bias * scale)
-        x = x + self.drop(self.post_attn_norm(a))
-        h = linear_gelu(self.pre_fc_norm(x), self.fc1.weight, self.fc1.bias)
-        h = self.drop(h)
-        h = linear(self.post_fc_norm(h), self.fc2.weight, self.fc2.bias)
-        return torch.addcmul(self.drop(h), self.resid_scale, x)
-
-
-class ParTClassBlock(nn.Module):
-    """Class-attention block: the class token (B, 1, D) attends to ``LN([cls, particles])``."""
-
-    def __init__(self, dim: int, num_heads: int, ffn_ratio: int = 4) -> None:
-        super().__init__()
-        self.pre_attn_norm = nn.LayerNorm(dim)
-        self.attn = MultiHeadAttention(dim, num_heads, head_scale=True)
-        self.post_attn_norm = nn.LayerNorm(dim)
-        self.pre_fc_norm = nn.LayerNorm(dim)
-        self.fc1 = nn.Linear(dim, dim * ffn_ratio)
-        self.post_fc_norm = nn.LayerNorm(dim * ffn_ratio)
-        self.fc2 = nn.Linear(dim * ffn_ratio, dim)
-        self.resid_scale = nn.Parameter(torch.ones(dim))
-
-    def forward(
-        self, cls: torch.Tensor, x: torch.Tensor, mask: torch.Tensor, packing: Packing | None = None
-    ) -> torch.Tensor:
-        kv = self.attn.project_key_value(self.pre_attn_norm(x))
-        if packing is not None:
-            kv = packing.unpack(kv)
-        kv = torch.cat([self.attn.project_key_value(self.pre_attn_norm(cls)), kv], dim=1)
-        keys = torch.cat([torch.ones_like(mask[:, :1]), mask], dim=1)[:, None, None, :]
-        # as in the reference, the query is the un-normalised class token; keys/values are normalised
-        a = self.attn.attend(self.attn.project_query(cls), *kv.chunk(2, dim=-1), keys)
-        cls = cls + self.post_attn_norm(self.attn.project_out(a))
-        h = linear_gelu(self.pre_fc_norm(cls), self.fc1.weight, self.fc1.bias)
-        return torch.addcmul(self.fc2(self.post_fc_norm(h)), self.resid_scale, cls)
-
-
-def masked_bias(bias: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Put ``-inf`` on padded keys of a (B, H, N, N) bias (see :func:`safe_key_mask`)."""
-    return bias.masked_fill(~safe_key_mask(mask)[:, None, None, :], float("-inf"))
 
 
 @register_model(
