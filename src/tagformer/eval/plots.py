@@ -87,6 +87,26 @@ def pareto_front(cost: np.ndarray, score: np.ndarray) -> np.ndarray:
     return keep
 
 
+# (dx, dy) in points and alignment: tried in turn until a label overlaps no label placed before it
+_LABEL_SPOTS = ((5, 5, "left", "bottom"), (5, -5, "left", "top"), (-5, 5, "right", "bottom"),
+                (-5, -5, "right", "top"), (5, 16, "left", "bottom"), (5, -16, "left", "top"))
+
+
+def _label_points(fig: Any, ax: Any, xs: np.ndarray, ys: np.ndarray, names: list[str]) -> None:
+    """Name each point, moving a label to another side of its point when it would cover an earlier one."""
+    renderer = fig.canvas.get_renderer()
+    placed: list[Any] = []
+    for k in np.argsort(-ys):
+        for n, (dx, dy, ha, va) in enumerate(_LABEL_SPOTS):
+            text = ax.annotate(names[k], (xs[k], ys[k]), textcoords="offset points", xytext=(dx, dy), ha=ha, va=va,
+                               fontsize=11)
+            box = text.get_window_extent(renderer)
+            if n == len(_LABEL_SPOTS) - 1 or not any(box.overlaps(b) for b in placed):
+                placed.append(box)
+                break
+            text.remove()
+
+
 def plot_tradeoff(rows: list[dict[str, Any]], x: str, y: str, path: Path, xlabel: str, ylabel: str,
                   yerr: str | None = None, x_is_cost: bool = True) -> Path | None:
     """Scatter ``y`` against ``x`` (log x) for each row (labelled by ``name``); Pareto front as a line.
@@ -105,8 +125,6 @@ def plot_tradeoff(rows: list[dict[str, Any]], x: str, y: str, path: Path, xlabel
     with _style() as plt:
         fig, ax = plt.subplots(figsize=(9, 7))
         ax.errorbar(xs, ys, yerr=errs, fmt="o", ms=8, capsize=3)
-        for xv, yv, r in zip(xs, ys, pts):
-            ax.annotate(str(r["name"]), (xv, yv), textcoords="offset points", xytext=(5, 5), fontsize=11)
         order = np.argsort(xs[front])
         ax.step(xs[front][order], ys[front][order], where="post" if x_is_cost else "pre", color="C3", alpha=0.7,
                 label="Pareto front")
@@ -116,5 +134,7 @@ def plot_tradeoff(rows: list[dict[str, Any]], x: str, y: str, path: Path, xlabel
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=12)
+        fig.tight_layout()  # settle the geometry before measuring label extents
+        _label_points(fig, ax, xs, ys, [str(r["name"]) for r in pts])
         _save(plt, fig, ax, path)
     return path
