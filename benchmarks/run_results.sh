@@ -6,7 +6,7 @@
 # config). The committed tables used (see docs/results.md):
 #   main:    LR= DATA=data/gen5_20k.h5 OUT=runs/final20k BATCH=256 EPOCHS=3 PLOTS=docs/figures/results_full20k
 #   longer:  LR= DATA=data/gen5_20k.h5 OUT=runs/long20k BATCH=256 EPOCHS=20 SEEDS=0 PLOTS=docs/figures/results_long20k
-#            MODELS=deepsets_tiny,pointnet_tiny,linformer_tiny,phat_small,transformer_tiny
+#            MODELS=deepsets_tiny,pointnet_tiny,linformer_tiny,salt,hept_small,phat_small,transformer_tiny
 #   table 1: DATA=data/gen5_small.h5 OUT=runs/results (defaults otherwise)
 #   table 2: DATA='data/gen5_20k.h5.parts/shard-*-0000[0-2].h5' OUT=runs/results20k BATCH=128 EPOCHS=4
 #            MODELS=deepsets_tiny,pointnet_tiny,linformer_tiny,salt,hept_small,phat_small,transformer_tiny

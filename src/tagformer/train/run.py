@@ -41,6 +41,33 @@ def _write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, default=str) + "\n").encode())
 
 
+def global_rank() -> int:
+    """This process's rank: ``RANK`` under torchrun, ``LOCAL_RANK`` in Lightning's DDP children, else 0."""
+    return int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")))
+
+
+def launch_topology(config_devices: int, devices: int | None) -> tuple[int, int]:
+    """(devices per node, nodes) to train on.
+
+    Under ``torchrun`` the launcher already started one process per device: the answer is its
+    ``LOCAL_WORLD_SIZE`` and ``WORLD_SIZE / LOCAL_WORLD_SIZE``, and an explicit ``--devices`` must agree.
+    Otherwise ``devices`` (the ``--devices`` flag) or the config's ``trainer.devices`` on one node, where
+    Lightning starts the extra processes itself.
+    """
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_torchelastic_launched()):
+        return (devices if devices is not None else config_devices), 1
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))
+    if devices is not None and devices != local:
+        raise ConfigError(f"torchrun started {local} processes per node but --devices is {devices}; "
+                          "drop --devices (torchrun's --nproc-per-node decides) or make them equal")
+    if world % local:
+        raise ConfigError(f"torchrun world size {world} is not a multiple of {local} processes per node")
+    return local, world // local
+
+
 def prepare_run_dir(run_dir: Path, cfg: RunConfig | None, resume: bool, overrides: list[str]) -> RunConfig:
     """Check the run directory and return the config to use (the saved one, when resuming)."""
     saved = run_dir / "config.yaml"
@@ -53,8 +80,7 @@ def prepare_run_dir(run_dir: Path, cfg: RunConfig | None, resume: bool, override
         return build_config(base=base, overrides=overrides) if overrides else load_config(saved)
     if cfg is None:
         raise ConfigError("no configuration given")
-    rank = int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")))  # DDP ranks > 0 rerun the command
-    if rank == 0 and ((run_dir / "checkpoints").exists() or (run_dir / "summary.json").exists()):
+    if global_rank() == 0 and ((run_dir / "checkpoints").exists() or (run_dir / "summary.json").exists()):
         raise ConfigError(
             f"run directory {run_dir} already holds a run; pass --resume to continue it or choose another --run-dir"
         )
@@ -146,10 +172,11 @@ def train(cfg: RunConfig | None, run_dir: str | Path, *, resume: bool = False, o
 
     run_dir = Path(run_dir)
     cfg = prepare_run_dir(run_dir, cfg, resume, list(overrides or []))
-    if devices is not None:
-        cfg.trainer.devices = int(devices)
-    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-    save_config(cfg, run_dir / "config.yaml")
+    cfg.trainer.devices, num_nodes = launch_topology(cfg.trainer.devices, devices)
+    writer = global_rank() == 0  # DDP ranks > 0 run the same code but leave the run directory to rank 0
+    if writer:
+        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run_dir / "config.yaml")
     if cfg.trainer.threads:
         torch.set_num_threads(cfg.trainer.threads)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -159,8 +186,9 @@ def train(cfg: RunConfig | None, run_dir: str | Path, *, resume: bool = False, o
     dm = JetDataModule(cfg.data, normaliser_state=norm_state)
     dm.setup("fit")
     info = dm.info
-    _write_json(norm_path, dm.normaliser_state())
-    _write_json(run_dir / "dataset.json", asdict(info))
+    if writer:
+        _write_json(norm_path, dm.normaliser_state())
+        _write_json(run_dir / "dataset.json", asdict(info))
 
     entry, preset = resolve(cfg.model.name)
     model = create_model(cfg.model.name, num_classes=info.num_classes, in_features=info.in_features,
@@ -191,7 +219,8 @@ def train(cfg: RunConfig | None, run_dir: str | Path, *, resume: bool = False, o
     trainer = L.Trainer(
         accelerator=accelerator,
         devices=n_dev,
-        strategy="ddp" if n_dev > 1 else "auto",
+        num_nodes=num_nodes,
+        strategy="ddp" if n_dev * num_nodes > 1 else "auto",
         precision=_precision(cfg, accelerator),
         max_epochs=cfg.trainer.max_epochs,
         gradient_clip_val=cfg.trainer.grad_clip,
@@ -219,7 +248,8 @@ def train(cfg: RunConfig | None, run_dir: str | Path, *, resume: bool = False, o
             raise KeyboardInterrupt from exc
         raise
     finally:
-        _write_json(state_path, {"wall_time_s": previous + time.perf_counter() - t0})
+        if writer:
+            _write_json(state_path, {"wall_time_s": previous + time.perf_counter() - t0})
     if trainer.interrupted:
         raise KeyboardInterrupt
     wall = previous + time.perf_counter() - t0
@@ -250,6 +280,7 @@ def train(cfg: RunConfig | None, run_dir: str | Path, *, resume: bool = False, o
         "wall_time_s": round(wall, 2),
         "accelerator": accelerator,
         "devices": n_dev,
+        "num_nodes": num_nodes,
         "torch_threads": torch.get_num_threads(),
     }
     _write_json(run_dir / "summary.json", summary)
