@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import torch
 from tinydata import write_tiny_hls4ml
 
@@ -25,7 +24,6 @@ def _rows(run: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume(tmp_path: Path):
     data = write_tiny_hls4ml(tmp_path / "tiny.h5")
     run = tmp_path / "run"
