@@ -101,3 +101,21 @@ def test_nan_loss_stops_with_the_step_and_keeps_last_good_checkpoint(tiny_h5: Pa
     last = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", weights_only=True)
     assert last["global_step"] == 2
     assert all(torch.isfinite(v).all() for v in last["state_dict"].values() if v.is_floating_point())
+
+
+def test_same_seed_same_run_other_seed_other_run(tiny_h5: Path, tmp_path: Path):
+    def run(seed: int, name: str) -> tuple[dict, list[dict]]:
+        cfg = build_config(model="transformer_tiny", data=str(tiny_h5),
+                           overrides=[*TINY_OVERRIDES, "trainer.max_epochs=2", f"seed={seed}"])
+        train(cfg, tmp_path / name)
+        weights = torch.load(tmp_path / name / "checkpoints" / "best.pt", weights_only=True)["state_dict"]
+        with open(tmp_path / name / "metrics.csv") as fh:
+            rows = [{k: v for k, v in r.items() if k != "epoch_time_s"} for r in csv.DictReader(fh)]
+        return weights, rows
+
+    w1, m1 = run(3, "a")
+    w2, m2 = run(3, "b")
+    w3, _ = run(4, "c")
+    assert m1 == m2
+    assert all(torch.equal(w1[k], w2[k]) for k in w1)
+    assert not all(torch.equal(w1[k], w3[k]) for k in w1)
