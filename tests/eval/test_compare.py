@@ -100,3 +100,15 @@ def test_directory_of_runs_skips_unfinished_ones_but_named_runs_must_be_finished
     (done / "metrics.json").unlink()
     with pytest.raises(TagformerError, match="no finished, evaluated run"):
         expand_runs([str(tmp_path)])
+
+
+def test_costs_come_from_the_newest_run_and_a_disagreement_is_reported(tmp_path: Path):
+    import os
+
+    old = _fake_run(tmp_path, "a_small", 0, 0.7, 10.0, 3.1e5, 5000)
+    new = _fake_run(tmp_path, "a_small", 1, 0.8, 11.0, 2.8e5, 5000)
+    os.utime(old / "summary.json", (1_000_000, 1_000_000))  # trained long before the other seed
+    warnings: list[str] = []
+    (row,) = compare_runs([old, new], warn=warnings.append)
+    assert row["flops_per_jet"] == 2.8e5 and row["params"] == 5000 and row["seeds"] == 2
+    assert len(warnings) == 1 and "flops_per_jet differs" in warnings[0] and "310000.0" in warnings[0]

@@ -51,9 +51,11 @@ def expand_runs(paths: list[str]) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     from tagformer.eval.compare import compare_runs, join_profile, read_profile, to_csv, to_markdown, write_plots
 
-    rows = compare_runs(expand_runs(args.runs))
+    rows = compare_runs(expand_runs(args.runs), warn=lambda msg: print(f"warning: {msg}", file=sys.stderr))
     if args.profile:
         rows = join_profile(rows, read_profile(args.profile))
     print(to_markdown(rows), end="")

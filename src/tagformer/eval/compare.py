@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,8 @@ def _load(run: Path) -> dict[str, Any]:
     if not metrics_path.exists():
         raise TagformerError(f"run {run} has not been evaluated: run `tagformer evaluate {run}` first")
     try:
-        return {"summary": json.loads(summary_path.read_text()), "metrics": json.loads(metrics_path.read_text())}
+        return {"summary": json.loads(summary_path.read_text()), "metrics": json.loads(metrics_path.read_text()),
+                "run": run, "mtime": summary_path.stat().st_mtime}
     except json.JSONDecodeError as exc:
         raise TagformerError(f"cannot read the results of run {run}: {exc}") from exc
 
@@ -57,8 +59,13 @@ def _stats(values: list[float | None]) -> tuple[float | None, float | None]:
     return float(np.mean(vals)), (float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0)
 
 
-def compare_runs(runs: list[str | Path]) -> list[dict[str, Any]]:
-    """One row per configuration (preset + overrides + N): mean/std over seeds of the test metrics."""
+def compare_runs(runs: list[str | Path], warn: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """One row per configuration (preset + overrides + N): mean/std over seeds of the test metrics.
+
+    Parameters and FLOPs per jet come from the most recently trained run of each group: when seeds of one
+    configuration disagree (a run trained before a change to the model's implementation), ``warn`` is
+    told which values differ.
+    """
     if not runs:
         raise TagformerError("no runs given to compare")
     groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
@@ -68,7 +75,12 @@ def compare_runs(runs: list[str | Path]) -> list[dict[str, Any]]:
         groups.setdefault(key, []).append(res)
     rows = []
     for (name, n_part), members in groups.items():
-        summary = members[0]["summary"]
+        summary = max(members, key=lambda m: m["mtime"])["summary"]
+        for cost in ("params", "flops_per_jet"):
+            values = {m["run"].name: m["summary"].get(cost) for m in members}
+            if warn is not None and len(set(values.values())) > 1:
+                warn(f"{name}: {cost} differs between runs ({', '.join(f'{k} {v}' for k, v in values.items())}); "
+                     f"reporting the newest, {summary.get(cost)}")
         row: dict[str, Any] = {"name": name, "model": summary.get("model"), "num_particles": n_part,
                                "seeds": len(members), "params": summary.get("params"),
                                "flops_per_jet": summary.get("flops_per_jet")}
