@@ -129,6 +129,7 @@ def plot_tradeoff(rows: list[dict[str, Any]], x: str, y: str, path: Path, xlabel
         ax.step(xs[front][order], ys[front][order], where="post" if x_is_cost else "pre", color="C3", alpha=0.7,
                 label="Pareto front")
         ax.set_xscale("log")
+        ax.margins(x=0.06, y=0.08)  # room for the labels of the outermost points
         ax.xaxis.set_minor_formatter(NullFormatter())  # minor tick labels collide on a short log range
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
