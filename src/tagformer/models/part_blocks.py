@@ -92,13 +92,10 @@ class PairEmbed(nn.Module):
         return x.view(*shape[:-1], x.shape[-1])  # explicit width: a batch may hold no real pair
 
 
-class ParTBlock(nn.Module):
-    """ParT particle block on dense (B, N, D) or packed (M, D) tokens (pass ``packing`` for the latter).
+class _ParTLayers(nn.Module):
+    """The layers both ParT block kinds hold: normed attention with per-head scale, normed FFN, residual scale."""
 
-    ``x + LN(head_scale * MHA(LN(x), bias))`` then ``w * x + FC2(LN(GELU(FC1(LN(x)))))``.
-    """
-
-    def __init__(self, dim: int, num_heads: int, ffn_ratio: int = 4, dropout: float = 0.1) -> None:
+    def __init__(self, dim: int, num_heads: int, ffn_ratio: int, dropout: float) -> None:
         super().__init__()
         self.pre_attn_norm = nn.LayerNorm(dim)
         self.attn = MultiHeadAttention(dim, num_heads, dropout=dropout, head_scale=True)
@@ -108,6 +105,16 @@ class ParTBlock(nn.Module):
         self.post_fc_norm = nn.LayerNorm(dim * ffn_ratio)
         self.fc2 = nn.Linear(dim * ffn_ratio, dim)
         self.resid_scale = nn.Parameter(torch.ones(dim))
+
+
+class ParTBlock(_ParTLayers):
+    """ParT particle block on dense (B, N, D) or packed (M, D) tokens (pass ``packing`` for the latter).
+
+    ``x + LN(head_scale * MHA(LN(x), bias))`` then ``w * x + FC2(LN(GELU(FC1(LN(x)))))``.
+    """
+
+    def __init__(self, dim: int, num_heads: int, ffn_ratio: int = 4, dropout: float = 0.1) -> None:
+        super().__init__(dim, num_heads, ffn_ratio, dropout)
         self.drop = nn.Dropout(dropout)
 
     def forward(
@@ -128,19 +135,11 @@ class ParTBlock(nn.Module):
         return torch.addcmul(self.drop(h), self.resid_scale, x)
 
 
-class ParTClassBlock(nn.Module):
-    """Class-attention block: the class token (B, 1, D) attends to ``LN([cls, particles])``."""
+class ParTClassBlock(_ParTLayers):
+    """Class-attention block (no dropout): the class token (B, 1, D) attends to ``LN([cls, particles])``."""
 
     def __init__(self, dim: int, num_heads: int, ffn_ratio: int = 4) -> None:
-        super().__init__()
-        self.pre_attn_norm = nn.LayerNorm(dim)
-        self.attn = MultiHeadAttention(dim, num_heads, head_scale=True)
-        self.post_attn_norm = nn.LayerNorm(dim)
-        self.pre_fc_norm = nn.LayerNorm(dim)
-        self.fc1 = nn.Linear(dim, dim * ffn_ratio)
-        self.post_fc_norm = nn.LayerNorm(dim * ffn_ratio)
-        self.fc2 = nn.Linear(dim * ffn_ratio, dim)
-        self.resid_scale = nn.Parameter(torch.ones(dim))
+        super().__init__(dim, num_heads, ffn_ratio, dropout=0.0)
 
     def forward(
         self, cls: torch.Tensor, x: torch.Tensor, mask: torch.Tensor, packing: Packing | None = None
