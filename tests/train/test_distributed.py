@@ -46,8 +46,9 @@ def _run(cmd: list[str], run: Path) -> dict:
     return summary
 
 
-def _expected_steps(data: Path, world: int) -> int:
-    return math.ceil(math.ceil(_train_jets(data) / world) / BATCH)
+def _steps_per_epoch(jets: int, world: int) -> int:
+    """Optimiser steps in one epoch when each of ``world`` ranks gets ``jets / world`` of the training jets."""
+    return math.ceil(math.ceil(jets / world) / BATCH)
 
 
 def test_lightning_ddp_with_devices_2(tiny: Path, tmp_path: Path):
@@ -56,7 +57,8 @@ def test_lightning_ddp_with_devices_2(tiny: Path, tmp_path: Path):
                     "--run-dir", str(run), "--devices", "2", *ARGS], run)
     assert summary["devices"] == 2 and summary["num_nodes"] == 1
     # each rank saw half of the training jets: half the optimiser steps of a one-process epoch
-    assert summary["steps"] == _expected_steps(tiny, 2) < _expected_steps(tiny, 1)
+    jets = _train_jets(tiny)
+    assert summary["steps"] == _steps_per_epoch(jets, 2) < _steps_per_epoch(jets, 1)
 
 
 def test_torchrun_two_processes(tiny: Path, tmp_path: Path):
@@ -65,7 +67,8 @@ def test_torchrun_two_processes(tiny: Path, tmp_path: Path):
                     "-m", "tagformer", "train", "--model", "deepsets_tiny", "--data", str(tiny),
                     "--run-dir", str(run), *ARGS], run)
     assert summary["devices"] == 2 and summary["num_nodes"] == 1
-    assert summary["steps"] == _expected_steps(tiny, 2) < _expected_steps(tiny, 1)
+    jets = _train_jets(tiny)
+    assert summary["steps"] == _steps_per_epoch(jets, 2) < _steps_per_epoch(jets, 1)
 
 
 def test_topology_follows_torchrun(monkeypatch: pytest.MonkeyPatch):
