@@ -2,6 +2,7 @@
 
 from tagformer.models.registry import (
     Capabilities,
+    create_encoder,
     create_model,
     get_entry,
     list_entries,
@@ -12,6 +13,7 @@ from tagformer.models.registry import (
 
 __all__ = [
     "Capabilities",
+    "create_encoder",
     "create_model",
     "get_entry",
     "list_entries",

@@ -15,15 +15,19 @@ import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
 from tagformer.errors import ModelError
+from tagformer.models.encoder import Encoder
+
+if TYPE_CHECKING:
+    from tagformer.models.tagger import Tagger
 
 _ATTR = "__tagformer_entry__"
-#: Arguments every model receives from the data, not from presets or overrides.
-CONTEXT_ARGS = ("num_classes", "in_features", "num_particles")
+#: Arguments every encoder receives from the data, not from presets or overrides.
+CONTEXT_ARGS = ("in_features", "num_particles")
 
 
 @dataclass(frozen=True)
@@ -176,18 +180,17 @@ def model_kwargs(name_or_preset: str, **overrides: Any) -> dict[str, Any]:
     return kwargs
 
 
-def create_model(
+def create_encoder(
     name_or_preset: str,
     *,
-    num_classes: int,
     in_features: int,
     num_particles: int | None = None,
     **overrides: Any,
-) -> nn.Module:
-    """Build a model by model or preset name.
+) -> Encoder:
+    """Build the encoder of a model or preset (no input normalisation, no head).
 
-    ``num_classes``, ``in_features`` and ``num_particles`` come from the data; ``num_particles`` is
-    passed only to models that take it. ``None`` overrides are ignored; unknown ones are errors.
+    ``in_features`` and ``num_particles`` come from the data; ``num_particles`` is passed only to
+    encoders that take it. ``None`` overrides are ignored; unknown ones are errors.
     """
     entry, _ = resolve(name_or_preset)
     for pkg in entry.capabilities.requires:
@@ -198,7 +201,7 @@ def create_model(
                 f"model {entry.name!r} needs the optional package {pkg!r}: pip install 'tagformer[{pkg}]'"
             ) from exc
     kwargs = model_kwargs(name_or_preset, **overrides)
-    context = {"num_classes": num_classes, "in_features": in_features, "num_particles": num_particles}
+    context = {"in_features": in_features, "num_particles": num_particles}
     for key, value in context.items():
         if key in entry.arguments and value is not None:
             kwargs[key] = value
@@ -207,6 +210,29 @@ def create_model(
             if param.default is inspect.Parameter.empty:
                 raise ModelError(f"model {entry.name!r} needs {key}")
     try:
-        return entry.cls(**kwargs)
+        encoder = entry.cls(**kwargs)
     except (TypeError, ValueError) as exc:
         raise ModelError(f"cannot build {name_or_preset!r} with {kwargs}: {exc}") from exc
+    if not isinstance(encoder, Encoder):
+        raise TypeError(f"{entry.cls.__name__} does not implement the Encoder contract")
+    return encoder
+
+
+def create_model(
+    name_or_preset: str,
+    *,
+    num_classes: int,
+    in_features: int,
+    num_particles: int | None = None,
+    **overrides: Any,
+) -> Tagger:
+    """Build a classifier: :class:`~tagformer.models.tagger.Tagger` = input normalisation (identity until
+    its statistics are set) + the encoder of ``name_or_preset`` + one classification head.
+
+    ``forward(batch)`` returns class logits (B, ``num_classes``). See :func:`create_encoder` for the rest.
+    """
+    from tagformer.models.heads import ClassificationHead
+    from tagformer.models.tagger import Tagger
+
+    encoder = create_encoder(name_or_preset, in_features=in_features, num_particles=num_particles, **overrides)
+    return Tagger(encoder, {"classification": ClassificationHead(encoder.jet_dim, num_classes)}, in_features)

@@ -7,6 +7,7 @@ from torch import nn
 
 from tagformer.data.batch import JetBatch
 from tagformer.models.attention.full import MultiHeadAttention, key_padding_mask
+from tagformer.models.encoder import Encoder
 from tagformer.models.layers.mlp import MLP
 from tagformer.models.layers.norm import make_norm
 from tagformer.models.layers.pooling import MaskedPool, masked_fill_padding
@@ -41,6 +42,10 @@ class ClassAttentionBlock(EncoderBlock):
     """Pre-norm block updating a class token that attends to ``[cls, particles]`` (same layers as
     :class:`EncoderBlock`, different query)."""
 
+    def __init__(self, dim: int, num_heads: int, ffn_dim: int, dropout: float = 0.0, norm: str = "layer"):
+        super().__init__(dim, num_heads, ffn_dim, dropout, norm)
+        self.attn.kind = "class_token"
+
     def forward(self, cls: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
         u = self.norm1(torch.cat([cls, x], dim=1))
         keys = torch.cat([torch.ones_like(mask[:, :1]), mask], dim=1)
@@ -60,12 +65,15 @@ class ClassAttentionBlock(EncoderBlock):
     paper="arXiv:1706.03762",
     smallest="transformer_tiny",
 )
-class Transformer(nn.Module):
+class Transformer(Encoder):
     """Pre-LN transformer encoder with full masked attention and max/mean/class-token pooling.
+
+    Tokens are the last block's outputs; ``pool`` is the masked max/mean (or one class-attention block)
+    followed by the final norm, so the embedding has ``dim`` features.
 
     Parameters
     ----------
-    num_classes, in_features : output classes and per-particle input features.
+    in_features : per-particle input features.
     dim, num_heads, ffn_dim, num_layers : encoder width, heads, FFN width, depth.
     pooling : ``"max"``, ``"mean"`` (masked) or ``"cls"`` (one class-attention block).
     dropout : dropout in attention and residual branches.
@@ -74,7 +82,6 @@ class Transformer(nn.Module):
 
     def __init__(
         self,
-        num_classes: int,
         in_features: int,
         dim: int = 64,
         num_heads: int = 8,
@@ -97,19 +104,22 @@ class Transformer(nn.Module):
             nn.init.trunc_normal_(self.cls_token, std=0.02)
             self.cls_block = ClassAttentionBlock(dim, num_heads, ffn_dim, dropout, norm)
         else:
-            self.pool = MaskedPool(pooling)
+            self.masked_pool = MaskedPool(pooling)
         self.norm = make_norm(norm, dim)
-        self.head = nn.Linear(dim, num_classes)
+        self.embed_dim = self.jet_dim = dim
 
-    def forward(self, batch: JetBatch) -> torch.Tensor:
+    def encode(self, batch: JetBatch) -> torch.Tensor:
         mask = batch.mask
         x = self.embed(masked_fill_padding(batch.features, mask))
         attn_mask = key_padding_mask(mask)
         for block in self.blocks:
             x = block(x, attn_mask)
+        return masked_fill_padding(x, mask)
+
+    def pool(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.pooling == "cls":
-            cls = self.cls_token.expand(x.shape[0], -1, -1)
-            pooled = self.cls_block(cls, x, mask)[:, 0]
+            cls = self.cls_token.expand(tokens.shape[0], -1, -1)
+            pooled = self.cls_block(cls, tokens, mask)[:, 0]
         else:
-            pooled = self.pool(x, mask)
-        return self.head(self.norm(pooled))
+            pooled = self.masked_pool(tokens, mask)
+        return self.norm(pooled)

@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tagformer.models.attention.probe import AttentionProbe, softmax_weights
+
 
 def safe_key_mask(mask: torch.Tensor) -> torch.Tensor:
     """Particle mask (B, N) with jets that have no real particle fully unmasked.
@@ -32,8 +34,20 @@ def additive_key_mask(bias: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return bias.masked_fill(~key_padding_mask(mask), float("-inf"))
 
 
-class MultiHeadAttention(nn.Module):
+def _key_mask_of(attn_mask: torch.Tensor | None, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor | None:
+    """(B, Nk) real-key mask implied by an attention mask (None = every key real)."""
+    if attn_mask is None:
+        return None
+    allowed = attn_mask if attn_mask.dtype == torch.bool else torch.isfinite(attn_mask)
+    b, nk = k.shape[0], k.shape[1]
+    return allowed.expand(b, -1, -1, nk).any(dim=1).any(dim=1)
+
+
+class MultiHeadAttention(AttentionProbe):
     """Multi-head attention with packed input projections (same parameters as ``nn.MultiheadAttention``).
+
+    Under :func:`~tagformer.models.attention.probe.capture_attention` it records (B, H, Nq, Nk) weights
+    of kind :attr:`kind` (``"particles"`` unless the owner sets e.g. ``"class_token"``).
 
     Parameters
     ----------
@@ -52,6 +66,7 @@ class MultiHeadAttention(nn.Module):
         self.in_proj = nn.Linear(dim, 3 * dim)
         self.out_proj = nn.Linear(dim, dim)
         self.head_scale = nn.Parameter(torch.ones(num_heads)) if head_scale else None
+        self.kind = "particles"
 
     def _split(self, x: torch.Tensor) -> torch.Tensor:
         b, n, _ = x.shape
@@ -88,9 +103,10 @@ class MultiHeadAttention(nn.Module):
         """Scaled dot-product attention of projected (B, Nq, D) queries on (B, N, D) keys/values,
         returning the concatenated heads (B, Nq, D) before the output projection."""
         drop = self.dropout if self.training else 0.0
-        out = F.scaled_dot_product_attention(
-            self._split(q), self._split(k), self._split(v), attn_mask=attn_mask, dropout_p=drop
-        )
+        qh, kh = self._split(q), self._split(k)
+        if self.probing:
+            self.emit(softmax_weights(qh, kh, attn_mask), self.kind, key_mask=_key_mask_of(attn_mask, q, k))
+        out = F.scaled_dot_product_attention(qh, kh, self._split(v), attn_mask=attn_mask, dropout_p=drop)
         bsz, _, nq, _ = out.shape
         out = out.transpose(1, 2)
         if torch.compiler.is_exporting():
