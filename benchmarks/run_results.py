@@ -28,7 +28,7 @@ def main() -> None:
     import torch
 
     from tagformer.eval.evaluate import evaluate_run
-    from tagformer.train.config import build_config
+    from tagformer.config import build_config
     from tagformer.train.run import train
 
     torch.set_num_threads(1)

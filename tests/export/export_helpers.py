@@ -46,7 +46,7 @@ def build_run(run_dir: Path, data: Path, model: str, particles: int = 16) -> Pat
     from tagformer.data.datamodule import JetDataModule
     from tagformer.models import create_model
     from tagformer.train import build_config
-    from tagformer.train.config import save_config
+    from tagformer.config import save_config
 
     cfg = build_config(model=model, data=str(data),
                        overrides=[f"data.num_particles={particles}", "data.batch_size=32"])

@@ -16,7 +16,7 @@ def tiny_h5(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def trained_run(tiny_h5: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-epoch transformer_tiny run on the tiny file (trained once per session)."""
-    from tagformer.train.config import build_config
+    from tagformer.config import build_config
     from tagformer.train.run import train
 
     run_dir = tmp_path_factory.mktemp("runs") / "tiny"

@@ -27,7 +27,8 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _train_jets(data: Path) -> int:
-    from tagformer.data.datamodule import DataConfig, JetDataModule
+    from tagformer.data.config import DataConfig
+    from tagformer.data.datamodule import JetDataModule
 
     dm = JetDataModule(DataConfig(path=str(data), num_particles=16, batch_size=BATCH))
     dm.setup("fit")

@@ -10,7 +10,7 @@ import torch
 from tinydata import TINY_OVERRIDES
 
 from tagformer.errors import ConfigError, TagformerError
-from tagformer.train.config import build_config
+from tagformer.config import build_config
 from tagformer.train.load import load_run
 from tagformer.train.run import train
 

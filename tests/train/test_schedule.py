@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tagformer.train.config import ScheduleConfig
+from tagformer.config import ScheduleConfig
 from tagformer.train.module import lr_factor
 
 

@@ -36,7 +36,7 @@ def _default_run_dir(cfg: object) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tagformer.train.config import build_config
+    from tagformer.config import build_config
     from tagformer.train.run import train
 
     if args.devices is not None and args.devices < 1:

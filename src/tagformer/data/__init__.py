@@ -12,7 +12,7 @@ from typing import Any
 from tagformer.data.describe import describe as describe
 
 _EXPORTS = {
-    "DataConfig": "tagformer.data.datamodule",
+    "DataConfig": "tagformer.data.config",
     "DatasetInfo": "tagformer.data.info",
     "JetDataModule": "tagformer.data.datamodule",
     "JetBatch": "tagformer.data.batch",

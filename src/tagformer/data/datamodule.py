@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
 
 from tagformer.data.batch import JetBatch
 from tagformer.data.collate import keep_batch
+from tagformer.data.config import DataConfig
 from tagformer.data.dataset import InMemoryJetDataset, JetBatchSampler
 from tagformer.data.features import FEATURE_SETS, feature_names
 from tagformer.data.formats import FILE_SHIFT, FORMATS, detect_format, get_reader, read_files
@@ -21,28 +22,6 @@ from tagformer.data.pipeline import Prepared, TruncationStats, concat_prepared, 
 from tagformer.data.splits import SPLIT_IDS, SplitPlan, jet_split, plan_splits
 from tagformer.data.streaming import StreamingJetDataset, StreamSpec, fit_normaliser_streaming
 from tagformer.errors import ConfigError, DataError
-
-
-class DataConfig(pydantic.BaseModel):
-    """Where the jets are and how to turn them into batches (unknown keys are errors)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    path: str
-    val_path: str | None = None
-    test_path: str | None = None
-    format: str | None = None
-    feature_set: str = "ptetaphi"
-    num_particles: int = pydantic.Field(64, gt=0)
-    ordering: str = "pt"
-    batch_size: int = pydantic.Field(256, gt=0)
-    num_workers: int = pydantic.Field(0, ge=0)
-    streaming: bool = False
-    shuffle_buffer: int = pydantic.Field(100_000, gt=0)
-    val_fraction: float = 0.1
-    test_fraction: float = 0.1
-    seed: int = 0
-    max_jets: int | None = pydantic.Field(None, gt=0)
 
 
 class JetDataModule(lightning.LightningDataModule):

@@ -14,8 +14,8 @@ _WHERE = {
     "train": "tagformer.train.run",
     "LoadedRun": "tagformer.train.load",
     "load_run": "tagformer.train.load",
-    "RunConfig": "tagformer.train.config",
-    "build_config": "tagformer.train.config",
+    "RunConfig": "tagformer.config",
+    "build_config": "tagformer.config",
 }
 
 

@@ -11,7 +11,7 @@ from torch import nn
 
 from tagformer.data.info import DatasetInfo
 from tagformer.errors import TagformerError
-from tagformer.train.config import RunConfig, load_config
+from tagformer.config import RunConfig, load_config
 
 
 @dataclass

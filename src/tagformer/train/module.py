@@ -19,7 +19,7 @@ from torch import nn
 
 from tagformer.data.batch import JetBatch
 from tagformer.errors import TagformerError
-from tagformer.train.config import OptimConfig, ScheduleConfig
+from tagformer.config import OptimConfig, ScheduleConfig
 
 
 class NonFiniteLossError(TagformerError):

@@ -83,7 +83,7 @@ def run_quickstart(cfg: QuickstartConfig, say: Callable[[str], None] = print) ->
     """Run the whole demo; returns ``{"runs": [...], "table": markdown, "plots": [...]}``."""
     from tagformer.eval.compare import compare_runs, to_csv, to_markdown, write_plots
     from tagformer.eval.evaluate import evaluate_run
-    from tagformer.train.config import build_config
+    from tagformer.config import build_config
     from tagformer.train.run import train
 
     cfg.out.mkdir(parents=True, exist_ok=True)

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from tagformer.errors import ConfigError, TagformerError
-from tagformer.train.config import RunConfig, load_config, save_config
+from tagformer.config import RunConfig, load_config, save_config
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -74,7 +74,7 @@ def prepare_run_dir(run_dir: Path, cfg: RunConfig | None, resume: bool, override
     if resume:
         if not saved.exists():
             raise ConfigError(f"cannot resume: {saved} does not exist (not a tagformer run directory)")
-        from tagformer.train.config import _read_yaml, build_config
+        from tagformer.config import _read_yaml, build_config
 
         base = _read_yaml(saved)
         return build_config(base=base, overrides=overrides) if overrides else load_config(saved)

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tagformer.data.config import DataConfig
 from tagformer.errors import ConfigError, TagformerError
 
 
@@ -70,24 +71,20 @@ class TrainerConfig(_Strict):
     threads: int | None = Field(None, ge=1)
 
 
-def _data_config_cls() -> type[BaseModel]:
-    from tagformer.data.datamodule import DataConfig
-
-    return DataConfig
-
-
 class RunConfig(_Strict):
     """Everything one training run needs; saved as ``config.yaml`` in the run directory."""
 
     seed: int = 0
-    data: Any = None
+    data: DataConfig | None = None
     model: ModelConfig = ModelConfig()
     optim: OptimConfig = OptimConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     trainer: TrainerConfig = TrainerConfig()
 
-    def data_config(self) -> Any:
-        """The validated :class:`~tagformer.data.datamodule.DataConfig`."""
+    def data_config(self) -> DataConfig:
+        """The validated :class:`~tagformer.data.config.DataConfig`."""
+        if self.data is None:
+            raise ConfigError("no dataset given: pass --data PATH (or set data.path in the config)")
         return self.data
 
     def to_dict(self) -> dict[str, Any]:
@@ -178,7 +175,7 @@ def validate_config(raw: Mapping[str, Any], source: str = "the merged config") -
     if not data.get("path"):
         raise ConfigError("no dataset given: pass --data PATH (or set data.path in the config)")
     try:
-        cfg.data = _data_config_cls().model_validate(dict(data))
+        cfg.data = DataConfig.model_validate(dict(data))
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = "data." + ".".join(str(p) for p in err["loc"])
