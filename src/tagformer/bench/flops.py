@@ -1,4 +1,10 @@
-"""FLOP counting with ``torch.utils.flop_counter`` (DESIGN.md §6: FLOPs = 2 x MACs, per jet).
+"""FLOP counting with ``torch.utils.flop_counter`` (FLOPs = 2 x MACs, per jet).
+
+**One convention for every figure tagformer prints** (training summaries, ``profile``, ``compare``,
+docs): :func:`model_flops_per_jet` = FLOPs of one forward pass per jet on synthetic jets whose
+``num_particles`` slots are all real (:func:`tagformer.bench.inputs.synthetic_jets`), i.e. the worst-case
+cost at that N, independent of any dataset's multiplicity.
+
 
 torch's counter knows matmuls and convolutions, and the CUDA fused attention kernels, but on CPU
 ``scaled_dot_product_attention`` dispatches to ``_scaled_dot_product_flash_attention_for_cpu`` (and,
@@ -50,6 +56,24 @@ def count_flops(fn: Any, *args: Any, **kwargs: Any) -> int:
         with FlopCounterMode(display=False, custom_mapping=_custom_mapping()) as counter:
             fn(*args, **kwargs)
     return int(counter.get_total_flops())
+
+
+#: Stated next to every FLOP figure (summary.json, profile CSV, docs).
+FLOPS_CONVENTION = "2 x MACs, torch.utils.flop_counter, per jet, all num_particles slots real"
+
+
+def count_params(model: torch.nn.Module) -> int:
+    """Trainable parameters of ``model`` (the one parameter count of tagformer)."""
+    return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
+
+
+def model_flops_per_jet(model: torch.nn.Module, *, in_features: int, num_particles: int, jets: int = 2) -> float:
+    """FLOPs per jet of ``model`` at ``num_particles`` all-real particles (see the module docstring)."""
+    from tagformer.bench.inputs import synthetic_jets
+
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    batch = synthetic_jets(jets, num_particles, in_features, device=device)
+    return flops_per_jet(model, batch)
 
 
 def flops_per_jet(model: torch.nn.Module, batch: Any) -> float:
