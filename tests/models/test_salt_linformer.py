@@ -1,4 +1,4 @@
-"""SAL-T partitioning and Linformer limits."""
+"""SAL-T partitioning, Linformer limits, and the attention maps both record."""
 
 from __future__ import annotations
 
@@ -61,3 +61,49 @@ def test_salt_merged_score_convolution_equals_average_of_convolutions(heights):
     weight, bias = attn.merged_conv()
     merged = torch.nn.functional.conv2d(scores, weight, bias, padding="same")
     torch.testing.assert_close(merged, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_salt_probe_records_the_applied_partition_weights():
+    """Recomputing the layer's output from the recorded (B, H, N, P) weights gives the layer's output."""
+    from tagformer.models.attention.probe import capture_attention
+    from tagformer.models.attention.salt import SALTAttention
+
+    torch.manual_seed(0)
+    attn = SALTAttention(dim=8, num_heads=2, num_particles=12, partitions=4).eval()
+    x = torch.randn(3, 12, 8)
+    mask = torch.arange(12)[None] < torch.tensor([[12], [6], [2]])
+    with torch.no_grad(), capture_attention(attn) as maps:
+        out = attn(x, mask)
+    (amap,) = maps[""]
+    assert amap.kind == "partitions" and amap.weights.shape == (3, 2, 12, 4)
+    assert amap.key_mask.tolist()[2] == [True, False, True, False]  # 2 real particles fill groups 0 and 2
+    assert (amap.weights[2][..., ~amap.key_mask[2]] == 0).all()
+    torch.testing.assert_close(amap.query_mask, mask)
+    b, n, _ = x.shape
+    with torch.no_grad():
+        v = attn.qkv(x).chunk(3, dim=-1)[2].view(b, n, 2, 4).transpose(1, 2).masked_fill(~mask[:, None, :, None], 0)
+        values = torch.einsum("bhnp,bhnd->bhpd", partition_weights(mask, attn.value_weights)[0], v)
+        expected = attn.out((amap.weights @ values).transpose(1, 2).reshape(b, n, 8))
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_linformer_probe_and_effective_particle_weights():
+    """The recorded (B, H, N, k) weights mapped through the value projection reproduce the layer's output
+    as attention over the particles (padded particles get zero weight)."""
+    from tagformer.models.attention.linformer import LinformerAttention, effective_particle_weights
+    from tagformer.models.attention.probe import capture_attention
+
+    torch.manual_seed(0)
+    attn = LinformerAttention(dim=8, num_heads=2, num_particles=12, k=3).eval()
+    x = torch.randn(2, 10, 8)
+    mask = torch.arange(10)[None] < torch.tensor([[10], [4]])
+    with torch.no_grad(), capture_attention(attn) as maps:
+        out = attn(x, mask)
+    (amap,) = maps["mha"]
+    assert amap.kind == "linformer" and amap.weights.shape == (2, 2, 10, 3)
+    particles = effective_particle_weights(amap.weights, attn, mask)
+    assert particles.shape == (2, 2, 10, 10) and (particles[1, ..., 4:] == 0).all()
+    with torch.no_grad():
+        v = attn.mha.in_proj(x).chunk(3, dim=-1)[2].view(2, 10, 2, 4).transpose(1, 2)
+        expected = attn.mha.project_out((particles @ v).transpose(1, 2).reshape(2, 10, 8))
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-6)

@@ -7,6 +7,7 @@ from torch import nn
 
 from tagformer.data.batch import JetBatch
 from tagformer.models.attention.linformer import LinformerAttention
+from tagformer.models.encoder import Encoder
 from tagformer.models.layers.mlp import MLP
 from tagformer.models.layers.norm import make_norm
 from tagformer.models.layers.pooling import MaskedPool, masked_fill_padding
@@ -40,16 +41,20 @@ class LinformerBlock(nn.Module):
     paper="arXiv:2006.04768",
     smallest="linformer_tiny",
 )
-class Linformer(nn.Module):
+class Linformer(Encoder):
     """Linformer encoder: learned (num_particles, k) key/value projections, masked max/mean pooling.
 
     Not permutation invariant: the projections weight particle slots by position, so the input order
     (default expectation: pT-ordered) matters. Padded particles are zeroed before the projection and
     never change the output; inputs with fewer than ``num_particles`` slots use the first rows.
 
+    Tokens are the last block's outputs after the final (per-particle) norm; ``pool`` is the masked
+    max/mean, so the embedding has ``dim`` features. Attention maps: kind ``"linformer"``, (B, H, N, k)
+    (see :class:`~tagformer.models.attention.linformer.LinformerAttention`).
+
     Parameters
     ----------
-    num_classes, in_features, num_particles : from the data (``num_particles`` = largest N accepted).
+    in_features, num_particles : from the data (``num_particles`` = largest N accepted).
     dim, num_heads, ffn_dim, num_layers : encoder shape.
     k : projected sequence length.
     share_kv : one projection for keys and values.
@@ -60,7 +65,6 @@ class Linformer(nn.Module):
 
     def __init__(
         self,
-        num_classes: int,
         in_features: int,
         num_particles: int,
         dim: int = 64,
@@ -80,12 +84,15 @@ class Linformer(nn.Module):
             for _ in range(num_layers)
         )
         self.norm = make_norm(norm, dim)
-        self.pool = MaskedPool(pooling)
-        self.head = nn.Linear(dim, num_classes)
+        self.masked_pool = MaskedPool(pooling)
+        self.embed_dim = self.jet_dim = dim
 
-    def forward(self, batch: JetBatch) -> torch.Tensor:
+    def encode(self, batch: JetBatch) -> torch.Tensor:
         mask = batch.mask
         x = self.embed(masked_fill_padding(batch.features, mask))
         for block in self.blocks:
             x = block(x, mask)
-        return self.head(self.pool(self.norm(x), mask))
+        return masked_fill_padding(self.norm(x), mask)
+
+    def pool(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.masked_pool(tokens, mask)

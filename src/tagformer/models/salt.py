@@ -10,6 +10,7 @@ from torch import nn
 
 from tagformer.data.batch import JetBatch
 from tagformer.models.attention.salt import SALTAttention
+from tagformer.models.encoder import Encoder
 from tagformer.models.layers.mlp import MLP
 from tagformer.models.layers.norm import make_norm
 from tagformer.models.layers.pooling import MaskedPool, masked_fill_padding
@@ -42,15 +43,20 @@ class SALTBlock(nn.Module):
     paper="arXiv:2510.23641",
     smallest="salt",
 )
-class SALT(nn.Module):
+class SALT(Encoder):
     """SAL-T: ReLU embedding, SAL-T blocks with DyT norms, masked max pooling, dense head.
 
     Expects particles sorted by descending kT = pT·ΔR (``order_dependent="kt"``); the group weights are
     sized for ``num_particles`` real particles per jet (jets with more reuse the last slot weight).
 
+    Tokens are the last block's outputs; ``pool`` is the masked max/mean followed by the hidden dense layer
+    and its ReLU (``head``; the paper's output layer after it is the classification head), so the
+    embedding has ``dim`` features. Attention maps: kind ``"partitions"``, (B, H, N, partitions) (see
+    :class:`~tagformer.models.attention.salt.SALTAttention`).
+
     Parameters
     ----------
-    num_classes, in_features, num_particles : from the data.
+    in_features, num_particles : from the data.
     dim, num_heads, ffn_dim, num_layers : encoder shape (paper: 16, 4, 16, 1).
     partitions : groups per jet (paper: 4).
     conv_heights : score-map convolution heights (paper: 1, 3, 5).
@@ -58,9 +64,10 @@ class SALT(nn.Module):
     pooling : ``"max"`` (paper) or ``"mean"``.
     """
 
+    legacy_head = "head.net.2"
+
     def __init__(
         self,
-        num_classes: int,
         in_features: int,
         num_particles: int,
         dim: int = 16,
@@ -78,12 +85,17 @@ class SALT(nn.Module):
             SALTBlock(dim, num_heads, ffn_dim, num_particles, partitions, conv_heights, norm)
             for _ in range(num_layers)
         )
-        self.pool = MaskedPool(pooling)
-        self.head = MLP([dim, dim, num_classes], activation="relu")
+        self.masked_pool = MaskedPool(pooling)
+        self.head = MLP([dim, dim], activation="relu")  # the pre-split head MLP([dim, dim, classes]) but its last layer
+        self.head.net.append(nn.ReLU())
+        self.embed_dim = self.jet_dim = dim
 
-    def forward(self, batch: JetBatch) -> torch.Tensor:
+    def encode(self, batch: JetBatch) -> torch.Tensor:
         mask = batch.mask
         x = F.relu(self.embed(masked_fill_padding(batch.features, mask)))
         for block in self.blocks:
             x = block(x, mask)
-        return self.head(self.pool(x, mask))
+        return masked_fill_padding(x, mask)
+
+    def pool(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.head(self.masked_pool(tokens, mask))

@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tagformer.models.attention.probe import AttentionProbe
+
 
 def partition_weights(mask: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-particle compression weights and group membership.
@@ -50,8 +52,13 @@ def partition_weights(mask: torch.Tensor, weights: torch.Tensor) -> tuple[torch.
     return w, member.any(dim=1)
 
 
-class SALTAttention(nn.Module):
+class SALTAttention(AttentionProbe):
     """Spatially aware linear attention over ``partitions`` group summaries.
+
+    Attention probe: under :func:`~tagformer.models.attention.probe.capture_attention` it records the
+    weights it applies, (B, H, N, P) of kind ``"partitions"``: every particle slot over the P group
+    summaries, after the score-map convolutions and the softmax. ``query_mask`` marks the real particles,
+    ``key_mask`` the groups that hold a real particle (empty groups get zero weight).
 
     Parameters
     ----------
@@ -106,5 +113,8 @@ class SALTAttention(nn.Module):
                 scores = torch.stack([conv(flat) for conv in self.convs]).mean(0).view_as(scores)
         present = present | ~present.any(dim=1, keepdim=True)
         scores = scores.masked_fill(~present[:, None, None, :], float("-inf"))
-        out = F.softmax(scores, dim=-1) @ values
+        weights = F.softmax(scores, dim=-1)
+        if self.probing:
+            self.emit(weights, "partitions", query_mask=mask, key_mask=present)
+        out = weights @ values
         return self.out(out.transpose(1, 2).reshape(b, n, d))
