@@ -1,4 +1,5 @@
-"""HEPT-style LSH attention: exact in one block, permutation invariant with many blocks, regions."""
+"""HEPT-style LSH attention: exact in one block, permutation invariant with many blocks, regions, attention maps,
+tokens in batch order."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from zoo_helpers import permute_real, with_extra_padding
 
 from jetfactory import random_jets
 from tagformer.models import create_model
-from tagformer.models.attention.lsh import LSHAttention, equal_count_region
+from tagformer.models.attention.lsh import LSHAttention, equal_count_region, lsh_particle_weights
+from tagformer.models.attention.probe import capture_attention
 
 
 def _rbf_reference(attn: LSHAttention, x, coords, mask):
@@ -69,3 +71,44 @@ def test_projections_are_seeded_buffers():
     assert "projections" in dict(a.named_buffers())
     assert torch.equal(a.projections, b.projections)
     assert not torch.equal(a.projections, LSHAttention(8, 2, seed=6).projections)
+
+
+def test_lsh_block_maps_reproduce_the_layer_output():
+    """The tables' ``lsh_blocks`` maps, scattered onto the particles and averaged, are the attention the layer
+    applies: its output is their product with the values (real rows, blocks much smaller than the jets)."""
+    torch.manual_seed(0)
+    attn = LSHAttention(8, 2, block_size=4, num_tables=3).eval()
+    x, coords = torch.randn(3, 18, 8), torch.randn(3, 18, 2) * 0.3
+    mask = torch.arange(18)[None] < torch.tensor([[18], [11], [1]])
+    with torch.no_grad(), capture_attention(attn) as maps:
+        out = attn(x, coords, mask)
+    calls = maps[""]
+    assert len(calls) == 3 and all(m.kind == "lsh_blocks" for m in calls)
+    assert calls[0].weights.shape == (3 * 2 * 5, 1, 4, 4)  # 18 slots -> 5 blocks of 4, per jet and head
+    index = calls[0].query_index.view(3, 2, 20)
+    for b, n in enumerate((18, 11, 1)):  # every real particle exactly once per head, nothing else
+        for h in range(2):
+            assert sorted(index[b, h][index[b, h] >= 0].tolist()) == list(range(n))
+    particles = torch.stack([lsh_particle_weights(m, 3, 2, 18) for m in calls]).mean(0)
+    torch.testing.assert_close(particles.sum(-1)[mask[:, None].expand(-1, 2, -1)], torch.ones(2 * 30))
+    assert (particles[1, ..., 11:] == 0).all()
+    with torch.no_grad():
+        v = attn.qkv(x).view(3, 18, 3, 2, 4)[:, :, 2].transpose(1, 2)
+        expected = attn.out((particles @ v).transpose(1, 2).reshape(3, 18, 8))
+    torch.testing.assert_close(out[mask], expected[mask], rtol=1e-5, atol=1e-5)
+
+
+def test_tokens_keep_batch_order_and_trimmed_slots_are_zero():
+    """Permuting the real particles permutes the tokens the same way; trailing padding comes back as zeros."""
+    torch.manual_seed(0)
+    model = create_model("hept", num_classes=3, in_features=4, block_size=4).eval()
+    batch = with_extra_padding(random_jets(4, 20, 4, 3, seed=1, min_real=2), 5, seed=2)
+    moved = permute_real(batch, seed=3)
+    with torch.no_grad():
+        tokens, tokens_moved = model.forward_features(batch), model.forward_features(moved)
+    assert tokens.shape == (4, 25, model.encoder.embed_dim)
+    assert (tokens[:, 20:] == 0).all() and (tokens[~batch.mask] == 0).all()
+    # permute_real's order, recovered by matching the moved features to the original ones
+    order = (moved.features[:, :, None, :] - batch.features[:, None, :, :]).abs().sum(-1).argmin(-1)
+    expected = tokens.gather(1, order[..., None].expand_as(tokens))
+    torch.testing.assert_close(tokens_moved[moved.mask], expected[moved.mask], rtol=1e-4, atol=1e-4)

@@ -1,18 +1,20 @@
 """HEPT-style transformer: LSH-blocked RBF attention on feature + (eta, phi) distance (arXiv:2402.12535).
 
 Pre-norm blocks of :class:`~tagformer.models.attention.lsh.LSHAttention` and a feed-forward network,
-masked pooling and a dense head. Coordinates are (eta - <eta>, phi - phi_jet) from ``p4``; ``features``
+masked pooling and a dense layer. Coordinates are (eta - <eta>, phi - phi_jet) from ``p4``; ``features``
 feed the embedding. Near-linear in the number of particles.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from tagformer.data.batch import JetBatch
 from tagformer.models.attention.lsh import LSHAttention
-from tagformer.models.layers import MLP, MaskedPool
+from tagformer.models.encoder import Encoder
+from tagformer.models.layers import MLP, MaskedPool, masked_fill_padding
 from tagformer.models.layers.grid import jet_coordinates
 from tagformer.models.layers.trim import trim_trailing_padding
 from tagformer.models.registry import Capabilities, register_model
@@ -58,12 +60,30 @@ class HEPTBlock(nn.Module):
     smallest="hept_small",
     default="hept_small",
 )
-class HEPT(nn.Module):
-    """HEPT-style tagger: E2LSH-sorted blocks of exact RBF attention (OR tables, AND eta-phi regions)."""
+class HEPT(Encoder):
+    """HEPT-style encoder: E2LSH-sorted blocks of exact RBF attention (OR tables, AND eta-phi regions).
+
+    Tokens are the last block's outputs after the final (per-particle) LayerNorm, in the batch's particle
+    order (the attention sorts internally and un-sorts). ``pool`` is the masked pooling followed by the
+    dense layer and its GELU (``head``; the pre-split output layer after it is the classification head):
+    the embedding has ``dim`` features. Attention maps: kind ``"lsh_blocks"``, one per hash table and
+    block (see :class:`~tagformer.models.attention.lsh.LSHAttention` for the layout).
+
+    Parameters
+    ----------
+    in_features : per-particle input features.
+    dim, num_heads, ffn_dim, depth : width, heads, feed-forward width and number of blocks.
+    block_size : particles per attention block after sorting.
+    num_tables : hash tables (OR construction); their outputs are averaged.
+    regions : (eta, phi) equal-count regions (AND construction).
+    pool : masked pooling, ``"mean"``, ``"max"``, ``"sum"`` or ``"meanmax"``.
+    seed : seed of the fixed random hash projections (block i uses ``seed + i``).
+    """
+
+    legacy_head = "head.net.2"
 
     def __init__(
         self,
-        num_classes: int,
         in_features: int,
         dim: int = 16,
         num_heads: int = 4,
@@ -82,14 +102,22 @@ class HEPT(nn.Module):
             for i in range(depth)
         )
         self.norm = nn.LayerNorm(dim)
-        self.pool = MaskedPool(pool)
-        self.head = MLP([self.pool.out_dim(dim), dim, num_classes])
+        self.masked_pool = MaskedPool(pool)
+        self.head = MLP([self.masked_pool.out_dim(dim), dim])  # the pre-split head MLP minus its last layer
+        self.head.net.append(nn.GELU())
+        self.embed_dim = self.jet_dim = dim
 
-    def forward(self, batch: JetBatch) -> torch.Tensor:
-        batch = trim_trailing_padding(batch)
-        mask = batch.mask
-        coords = centred_coordinates(batch.p4, mask)
-        x = self.embed(batch.features).masked_fill(~mask.unsqueeze(-1), 0.0)
+    def encode(self, batch: JetBatch) -> torch.Tensor:
+        trimmed = trim_trailing_padding(batch)
+        mask = trimmed.mask
+        coords = centred_coordinates(trimmed.p4, mask)
+        x = self.embed(trimmed.features).masked_fill(~mask.unsqueeze(-1), 0.0)
         for block in self.blocks:
             x = block(x, coords, mask)
-        return self.head(self.pool(self.norm(x), mask))
+        tokens = masked_fill_padding(self.norm(x), mask)
+        if trimmed is not batch:  # give the trimmed trailing slots back, as zeros
+            tokens = F.pad(tokens, (0, 0, 0, batch.mask.shape[1] - tokens.shape[1]))
+        return tokens
+
+    def pool(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.head(self.masked_pool(tokens, mask))

@@ -18,6 +18,10 @@ Padded particles get the largest sort key (they go to the end) and are masked as
 continuous, so ties have probability zero and the output does not depend on the input order of the
 particles (it is permutation invariant up to float rounding). Cost: ``N log N`` to sort, ``N * block``
 for attention.
+
+Attention maps (kind ``"lsh_blocks"``, one per hash table and call): the weights inside each block, with
+heads and blocks folded into the batch axis because every head sorts the particles its own way. See
+:class:`LSHAttention` for the layout and :func:`lsh_particle_weights` for the particle x particle map.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from tagformer.models.attention.probe import AttentionMap, AttentionProbe, softmax_weights
 
 _PAD_KEY = 1.0e6
 
@@ -37,8 +43,15 @@ def equal_count_region(values: torch.Tensor, mask: torch.Tensor, regions: int) -
     return torch.floor(rank * regions / count).clamp(max=regions - 1)
 
 
-class LSHAttention(nn.Module):
+class LSHAttention(AttentionProbe):
     """Multi-head RBF attention inside LSH blocks (see module docstring).
+
+    Attention probe: under :func:`~tagformer.models.attention.probe.capture_attention` every hash table
+    records one map of kind ``"lsh_blocks"`` with weights (B * H * blocks, 1, block_size, block_size):
+    row ``(b * H + h) * blocks + j`` holds block j of head h of jet b, queries x keys in sorted order.
+    ``query_index`` = ``key_index`` (B * H * blocks, block_size) give the particle (slot in the batch) each
+    sorted position holds, -1 for padding; ``query_mask`` = ``key_mask`` = ``index >= 0``. Averaging
+    :func:`lsh_particle_weights` over the tables gives the layer's particle x particle weights.
 
     Parameters
     ----------
@@ -98,7 +111,7 @@ class LSHAttention(nn.Module):
 
         keep = F.pad(mask.unsqueeze(1).expand(-1, h, -1).gather(2, order), (0, extra), value=False)
         keep = keep.reshape(b, h, -1, 1, size)
-        eye = torch.eye(size, dtype=torch.bool, device=v.device)
+        allowed = keep | torch.eye(size, dtype=torch.bool, device=v.device)  # (B, H, blocks, size, size)
         qs, ks = sort(q), sort(k)
         # RBF kernel as a softmax: q.k - |k|^2 / 2 (the |q|^2 term cancels); one extra column carries it.
         ones = torch.ones_like(qs[..., :1])
@@ -106,10 +119,43 @@ class LSHAttention(nn.Module):
         ka = torch.cat([ks, -0.5 * ks.pow(2).sum(-1, keepdim=True)], dim=-1)
         vs = sort(v)
         nb = vs.shape[2]
+        if self.probing:
+            index = torch.where(keep.reshape(b, h, -1), F.pad(order, (0, extra)), -1)
+            self._emit_blocks(qa, ka, allowed, index, scale=qs.shape[-1] ** -0.5)
         y = F.scaled_dot_product_attention(  # 4D (B*H, blocks, size, .) for every backend and ONNX
             qa.reshape(b * h, nb, size, -1), ka.reshape(b * h, nb, size, -1), vs.reshape(b * h, nb, size, -1),
-            attn_mask=(keep | eye).reshape(b * h, nb, size, size), scale=qs.shape[-1] ** -0.5,
+            attn_mask=allowed.reshape(b * h, nb, size, size), scale=qs.shape[-1] ** -0.5,
         )
         y = y.reshape(b, h, -1, y.shape[-1])[:, :, :n]
         inverse = order.argsort(dim=-1)
         return y.gather(2, inverse.unsqueeze(-1).expand(-1, -1, -1, y.shape[-1]))
+
+    def _emit_blocks(self, qa: torch.Tensor, ka: torch.Tensor, allowed: torch.Tensor, index: torch.Tensor,
+                     scale: float) -> None:
+        """Record one table's block weights: (B, H, blocks, size, .) inputs, ``index`` (B, H, blocks * size)."""
+        size = allowed.shape[-1]
+        rows = index.reshape(-1, size)
+        groups = rows.shape[0]
+        weights = softmax_weights(qa.reshape(groups, 1, size, -1), ka.reshape(groups, 1, size, -1),
+                                  allowed.reshape(groups, 1, size, size), scale=scale)
+        real = rows >= 0
+        self.emit(weights, "lsh_blocks", query_mask=real, key_mask=real, query_index=rows, key_index=rows)
+
+
+def lsh_particle_weights(amap: AttentionMap, batch_size: int, num_heads: int, num_particles: int) -> torch.Tensor:
+    """Scatter one ``"lsh_blocks"`` map (see :class:`LSHAttention`) onto the particles: (B, H, N, N) with
+    ``[b, h, i, j]`` the weight of particle j for particle i (zero outside their block and for padding).
+
+    Every real particle's row sums to 1; the mean over a layer's tables is its particle x particle map.
+    """
+    queries, keys = amap.query_index, amap.key_index
+    if amap.kind != "lsh_blocks" or queries is None or keys is None:
+        raise ValueError(f"expected an lsh_blocks map with particle indices, got kind {amap.kind!r}")
+    w = amap.weights[:, 0]
+    blocks = w.shape[0] // (batch_size * num_heads)
+    head = torch.arange(w.shape[0], device=w.device).div(blocks, rounding_mode="floor")[:, None, None]
+    flat = queries[:, :, None] * num_particles + keys[:, None, :]
+    valid = (queries[:, :, None] >= 0) & (keys[:, None, :] >= 0)
+    out = w.new_zeros(batch_size * num_heads, num_particles * num_particles)
+    out.index_put_((head.expand_as(valid)[valid], flat[valid]), w[valid], accumulate=True)
+    return out.view(batch_size, num_heads, num_particles, num_particles)
