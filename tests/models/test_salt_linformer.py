@@ -64,9 +64,10 @@ def test_salt_merged_score_convolution_equals_average_of_convolutions(heights):
 
 
 def test_salt_probe_records_the_applied_partition_weights():
-    """Recomputing the layer's output from the recorded (B, H, N, P) weights gives the layer's output."""
+    """The recorded (B, H, N, P) weights are the ones applied: mapped through the value weights of the groups
+    they reproduce the layer's output as attention over the particles (padded particles get zero weight)."""
     from tagformer.models.attention.probe import capture_attention
-    from tagformer.models.attention.salt import SALTAttention
+    from tagformer.models.attention.salt import SALTAttention, effective_particle_weights
 
     torch.manual_seed(0)
     attn = SALTAttention(dim=8, num_heads=2, num_particles=12, partitions=4).eval()
@@ -79,11 +80,11 @@ def test_salt_probe_records_the_applied_partition_weights():
     assert amap.key_mask.tolist()[2] == [True, False, True, False]  # 2 real particles fill groups 0 and 2
     assert (amap.weights[2][..., ~amap.key_mask[2]] == 0).all()
     torch.testing.assert_close(amap.query_mask, mask)
-    b, n, _ = x.shape
+    particles = effective_particle_weights(amap.weights, attn, mask)
+    assert particles.shape == (3, 2, 12, 12) and (particles[1, ..., 6:] == 0).all()
     with torch.no_grad():
-        v = attn.qkv(x).chunk(3, dim=-1)[2].view(b, n, 2, 4).transpose(1, 2).masked_fill(~mask[:, None, :, None], 0)
-        values = torch.einsum("bhnp,bhnd->bhpd", partition_weights(mask, attn.value_weights)[0], v)
-        expected = attn.out((amap.weights @ values).transpose(1, 2).reshape(b, n, 8))
+        v = attn.qkv(x).chunk(3, dim=-1)[2].view(3, 12, 2, 4).transpose(1, 2)
+        expected = attn.out((particles @ v).transpose(1, 2).reshape(3, 12, 8))
     torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-6)
 
 

@@ -59,6 +59,7 @@ class SALTAttention(AttentionProbe):
     weights it applies, (B, H, N, P) of kind ``"partitions"``: every particle slot over the P group
     summaries, after the score-map convolutions and the softmax. ``query_mask`` marks the real particles,
     ``key_mask`` the groups that hold a real particle (empty groups get zero weight).
+    :func:`effective_particle_weights` maps them onto the particles.
 
     Parameters
     ----------
@@ -118,3 +119,21 @@ class SALTAttention(AttentionProbe):
             self.emit(weights, "partitions", query_mask=mask, key_mask=present)
         out = weights @ values
         return self.out(out.transpose(1, 2).reshape(b, n, d))
+
+
+def effective_particle_weights(weights: torch.Tensor, attention: SALTAttention, mask: torch.Tensor) -> torch.Tensor:
+    """Particle x particle weights equivalent to a ``"partitions"`` map of ``attention``.
+
+    Each query's output is ``sum_p w_qp s_p`` with the group summaries ``s_p = sum_n W_np v_n`` (W: the
+    value weights of each real particle in its group), i.e. ``sum_n (w W^T)_qn v_n``: this returns
+    ``w W^T`` (B, H, N, N), zero on padded keys. Unlike softmax weights these may be negative and need not
+    sum to 1.
+
+    Parameters
+    ----------
+    weights : (B, H, N, P) weights recorded by ``attention``.
+    attention : the module that recorded them.
+    mask : (B, N) real particles of the batch it ran on.
+    """
+    members, _ = partition_weights(mask, attention.value_weights.to(weights.dtype))
+    return weights @ members.transpose(-1, -2)
