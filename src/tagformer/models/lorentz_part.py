@@ -6,6 +6,10 @@ multivectors and ``s_channels`` scalars per particle. Their components (``16 * m
 s_channels`` numbers) are the input features of a :class:`~tagformer.models.part.ParT` (pair-feature
 attention bias from ``p4``, particle and class-attention blocks). Only the first layer is equivariant:
 the ParT reads multivector components directly, so the logits are not Lorentz invariant.
+
+As an :class:`~tagformer.models.encoder.Encoder`, tokens and jet embedding are the inner ParT's
+(``encode``: its last particle block, ``pool``: its class-attention blocks and final norm); the attention
+probes are the ParT's.
 """
 
 from __future__ import annotations
@@ -13,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch import nn
 
 from tagformer.data.batch import JetBatch
+from tagformer.models.encoder import Encoder
 from tagformer.models.lgatr import lorentz_multivectors
 from tagformer.models.part import ParT
 from tagformer.models.registry import Capabilities, register_model
@@ -38,12 +42,13 @@ from tagformer.models.registry import Capabilities, register_model
     smallest="lorentz_part_tiny",
     default="lorentz_part",
 )
-class LorentzParT(nn.Module):
+class LorentzParT(Encoder):
     """ParT whose particle inputs come from an L-GATr multivector embedding and one EquiLinear."""
+
+    legacy_head = "part.head"
 
     def __init__(
         self,
-        num_classes: int,
         in_features: int,
         mv_channels: int = 16,
         s_channels: int = 64,
@@ -74,7 +79,6 @@ class LorentzParT(nn.Module):
             out_s_channels=s_channels,
         )
         self.part = ParT(
-            num_classes=num_classes,
             in_features=16 * mv_channels + s_channels,
             embed_dims=embed_dims,
             pair_embed_dims=pair_embed_dims,
@@ -84,13 +88,17 @@ class LorentzParT(nn.Module):
             ffn_ratio=ffn_ratio,
             dropout=dropout,
         )
+        self.embed_dim = self.jet_dim = self.part.embed_dim
 
-    def tokens(self, batch: JetBatch) -> torch.Tensor:
+    def part_inputs(self, batch: JetBatch) -> torch.Tensor:
         """(B, N, 16 * mv_channels + s_channels) per-particle inputs of the ParT (zero on padding)."""
         keep = batch.mask.unsqueeze(-1)
         mv = lorentz_multivectors(batch.p4, batch.mask, self.spurions, self.p4_scale)
         mv, s = self.equi(mv, scalars=batch.features.masked_fill(~keep, 0.0))
         return torch.cat([mv.flatten(-2), s], dim=-1).masked_fill(~keep, 0.0)
 
-    def forward(self, batch: JetBatch) -> torch.Tensor:
-        return self.part(batch.replace(features=self.tokens(batch)))
+    def encode(self, batch: JetBatch) -> torch.Tensor:
+        return self.part.encode(batch.replace(features=self.part_inputs(batch)))
+
+    def pool(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.part.pool(tokens, mask)

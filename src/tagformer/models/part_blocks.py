@@ -2,6 +2,8 @@
 
 Each works on dense (B, N, D) tokens or, where it takes a :class:`~tagformer.models.layers.packing.Packing`,
 on packed (M, D) real-particle tokens; :mod:`tagformer.models.part` assembles them into the model.
+The forward passes use plain modules only; each block's ``for_inference()`` swaps in the fused CPU
+kernels and folded BatchNorms (:func:`tagformer.models.inference.prepare_for_inference`).
 """
 
 from __future__ import annotations
@@ -10,22 +12,16 @@ import itertools
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from tagformer.models.attention.full import MultiHeadAttention, safe_key_mask
-from tagformer.models.layers.fused import linear, linear_gelu
+from tagformer.models.layers.fused import FusedLinear, FusedLinearGELU, fold_batchnorm
 from tagformer.models.layers.packing import Packing
 
 
 def is_exporting() -> bool:
     """True while torch.export / torch.compile / ONNX export traces the model."""
     return bool(torch.compiler.is_exporting() or torch.compiler.is_compiling() or torch.jit.is_tracing())
-
-
-def _bn_affine(bn: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    return scale, bn.bias - bn.running_mean * scale
 
 
 class ParTEmbed(nn.Module):
@@ -54,8 +50,8 @@ class ParTEmbed(nn.Module):
 class PairEmbed(nn.Module):
     """Pointwise MLP on pair features: ``BN -> (Linear -> BN -> GELU)* -> Linear -> BN`` (one output per head).
 
-    Equivalent to ParT's 1x1 convolutions, applied channels-last to any (..., F) tensor. In eval mode the
-    BatchNorms are folded into the linear layers, so inference runs linear layers and GELUs only.
+    Equivalent to ParT's 1x1 convolutions, applied channels-last to any (..., F) tensor.
+    :meth:`for_inference` folds the BatchNorms (running statistics) into the linear layers.
     """
 
     def __init__(self, in_features: int, dims: Sequence[int], out_features: int) -> None:
@@ -64,32 +60,24 @@ class PairEmbed(nn.Module):
         widths = [in_features, *dims, out_features]
         self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(widths))
         self.norms = nn.ModuleList(nn.BatchNorm1d(b) for b in widths[1:])
-
-    def folded(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """(weight, bias) of every linear layer with the BatchNorms (running statistics) folded in."""
-        s_in, t_in = _bn_affine(self.input_bn)
-        out = []
-        for k, (lin, bn) in enumerate(zip(self.linears, self.norms)):
-            w, b = lin.weight, lin.bias
-            if k == 0:
-                w, b = w * s_in, b + lin.weight @ t_in
-            s, t = _bn_affine(bn)
-            out.append((w * s[:, None], b * s + t))
-        return out
+        self.acts = nn.ModuleList(nn.GELU() for _ in dims)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
-        x = x.reshape(-1, shape[-1])
-        last = len(self.linears) - 1
-        if self.training:
-            x = self.input_bn(x)
-            for k, (lin, bn) in enumerate(zip(self.linears, self.norms)):
-                x = bn(lin(x))
-                x = F.gelu(x) if k < last else x
-        else:
-            for k, (w, b) in enumerate(self.folded()):
-                x = linear_gelu(x, w, b) if k < last else F.linear(x, w, b)
+        x = self.input_bn(x.reshape(-1, shape[-1]))
+        for k, (lin, bn) in enumerate(zip(self.linears, self.norms)):
+            x = bn(lin(x))
+            if k < len(self.acts):
+                x = self.acts[k](x)
         return x.view(*shape[:-1], x.shape[-1])  # explicit width: a batch may hold no real pair
+
+    def for_inference(self) -> nn.Sequential:
+        """The same map (eval mode) as linear layers with the BatchNorms folded in, fused with their GELUs."""
+        layers: list[nn.Module] = []
+        for k, (lin, bn) in enumerate(zip(self.linears, self.norms)):
+            folded = fold_batchnorm(lin, self.input_bn if k == 0 else None, bn)
+            layers.append(FusedLinearGELU(folded) if k < len(self.acts) else folded)
+        return nn.Sequential(*layers)
 
 
 class _ParTLayers(nn.Module):
@@ -102,9 +90,14 @@ class _ParTLayers(nn.Module):
         self.post_attn_norm = nn.LayerNorm(dim)
         self.pre_fc_norm = nn.LayerNorm(dim)
         self.fc1 = nn.Linear(dim, dim * ffn_ratio)
+        self.act = nn.GELU()
         self.post_fc_norm = nn.LayerNorm(dim * ffn_ratio)
         self.fc2 = nn.Linear(dim * ffn_ratio, dim)
         self.resid_scale = nn.Parameter(torch.ones(dim))
+
+    def _fuse_fc1(self) -> None:
+        if isinstance(self.fc1, nn.Linear):
+            self.fc1, self.act = FusedLinearGELU(self.fc1), nn.Identity()
 
 
 class ParTBlock(_ParTLayers):
@@ -120,19 +113,25 @@ class ParTBlock(_ParTLayers):
     def forward(
         self, x: torch.Tensor, attn_mask: torch.Tensor | None, packing: Packing | None = None
     ) -> torch.Tensor:
-        qkv = linear(self.pre_attn_norm(x), self.attn.in_proj.weight, self.attn.in_proj.bias)
+        qkv = self.attn.in_proj(self.pre_attn_norm(x))
         if packing is not None:
             qkv = packing.unpack(qkv)
         a = self.attn.attend(*qkv.chunk(3, dim=-1), attn_mask)
         if packing is not None:
             a = packing.pack(a)
-        scale = self.attn.head_scale.repeat_interleave(self.attn.head_dim)  # folded into the weights
-        a = linear(a, self.attn.out_proj.weight * scale[:, None], self.attn.out_proj.bias * scale)
-        x = x + self.drop(self.post_attn_norm(a))
-        h = linear_gelu(self.pre_fc_norm(x), self.fc1.weight, self.fc1.bias)
-        h = self.drop(h)
-        h = linear(self.post_fc_norm(h), self.fc2.weight, self.fc2.bias)
+        x = x + self.drop(self.post_attn_norm(self.attn.project_out(a)))
+        h = self.drop(self.act(self.fc1(self.pre_fc_norm(x))))
+        h = self.fc2(self.post_fc_norm(h))
         return torch.addcmul(self.drop(h), self.resid_scale, x)
+
+    def for_inference(self) -> ParTBlock:
+        """Fused kernels for the projections and the FFN (the head scale is folded by the attention)."""
+        self._fuse_fc1()
+        for owner, name in ((self.attn, "in_proj"), (self.attn, "out_proj"), (self, "fc2")):
+            layer = getattr(owner, name)
+            if isinstance(layer, nn.Linear):
+                setattr(owner, name, FusedLinear(layer))
+        return self
 
 
 class ParTClassBlock(_ParTLayers):
@@ -140,6 +139,7 @@ class ParTClassBlock(_ParTLayers):
 
     def __init__(self, dim: int, num_heads: int, ffn_ratio: int = 4) -> None:
         super().__init__(dim, num_heads, ffn_ratio, dropout=0.0)
+        self.attn.kind = "class_token"
 
     def forward(
         self, cls: torch.Tensor, x: torch.Tensor, mask: torch.Tensor, packing: Packing | None = None
@@ -152,8 +152,13 @@ class ParTClassBlock(_ParTLayers):
         # as in the reference, the query is the un-normalised class token; keys/values are normalised
         a = self.attn.attend(self.attn.project_query(cls), *kv.chunk(2, dim=-1), keys)
         cls = cls + self.post_attn_norm(self.attn.project_out(a))
-        h = linear_gelu(self.pre_fc_norm(cls), self.fc1.weight, self.fc1.bias)
+        h = self.act(self.fc1(self.pre_fc_norm(cls)))
         return torch.addcmul(self.fc2(self.post_fc_norm(h)), self.resid_scale, cls)
+
+    def for_inference(self) -> ParTClassBlock:
+        """``fc1`` + GELU as one fused kernel (the head scale is folded by the attention)."""
+        self._fuse_fc1()
+        return self
 
 
 def masked_bias(bias: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

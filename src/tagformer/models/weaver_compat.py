@@ -1,7 +1,9 @@
-"""Load weaver-core ``ParticleTransformer`` (version 1) weights into tagformer's ``part``.
+"""Load weaver-core ``ParticleTransformer`` (version 1) weights into a tagformer ``part`` classifier.
 
 The two implementations have the same parameters under different names; after renaming, logits agree
-to float precision (the benchmark and tests check this).
+to float precision (the benchmark and tests check this). weaver's final ``fc`` layer becomes the
+classification head, everything else the :class:`~tagformer.models.part.ParT` encoder; weaver's model
+takes features already normalised, so the tagger's input normalisation is the identity.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ _BLOCK_NAMES = {"c_attn": "attn.head_scale", "w_resid": "resid_scale"}
 
 
 def weaver_to_tagformer(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Rename a weaver ``ParticleTransformer`` state dict (pair MLP with three hidden layers) for ``part``."""
+    """Rename a weaver ``ParticleTransformer`` state dict (pair MLP with three hidden layers, one ``fc``
+    layer) to the state dict of ``create_model("part", ...)``: ``encoder.*``, ``heads.classification.*``
+    and an identity ``input_norm``."""
     out: dict[str, torch.Tensor] = {}
     for name, value in state.items():
         parts = name.split(".")
@@ -31,7 +35,11 @@ def weaver_to_tagformer(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Te
             value = value.squeeze(-1) if value.ndim == 3 else value
         elif head in ("blocks", "cls_blocks"):
             name = f"{head}.{parts[1]}.{_BLOCK_NAMES.get(rest, rest)}"
-        elif head == "fc":
-            name = f"head.{parts[-1]}"
-        out[name] = value
+        if head == "fc":
+            out[f"heads.classification.linear.{parts[-1]}"] = value
+        else:
+            out[f"encoder.{name}"] = value
+    features = state["embed.input_bn.weight"].numel()
+    out["input_norm.mean"] = torch.zeros(features)
+    out["input_norm.std"] = torch.ones(features)
     return out

@@ -118,5 +118,16 @@ class MultiHeadAttention(AttentionProbe):
         """Output projection (and per-head scale if enabled) on (..., D)."""
         if self.head_scale is None:
             return self.out_proj(x)
-        scale = self.head_scale.repeat_interleave(self.head_dim)  # folded into the weights: one pass
-        return F.linear(x, self.out_proj.weight * scale[:, None], self.out_proj.bias * scale)
+        return self.out_proj(x) * self.head_scale.repeat_interleave(self.head_dim)
+
+    def for_inference(self) -> MultiHeadAttention:
+        """Fold the per-head scale into the output projection (see :mod:`tagformer.models.inference`)."""
+        if self.head_scale is not None:
+            with torch.no_grad():
+                scale = self.head_scale.repeat_interleave(self.head_dim)
+                folded = nn.Linear(self.dim, self.dim, device="meta")
+                folded.weight = nn.Parameter(self.out_proj.weight * scale[:, None], requires_grad=False)
+                folded.bias = nn.Parameter(self.out_proj.bias * scale, requires_grad=False)
+            self.out_proj = folded
+            self.head_scale = None
+        return self

@@ -1,15 +1,21 @@
-"""Linear + GELU in one kernel at inference on CPU (oneDNN post-op), with an exact eager fallback.
+"""Inference-only fused CPU kernels: Linear + GELU in one kernel (oneDNN post-op), BatchNorm folded away.
 
 ``torch.ops.mkldnn._linear_pointwise`` (the kernel torch.compile's CPU backend emits) applies bias and
 exact (erf) GELU inside the matrix multiplication, saving two passes over the output. It is used only
 when it computes the same function: CPU float32, no autograd, not under export/compile or a dispatch
 mode (such as the FLOP counter); otherwise the plain ``gelu(linear(x))`` runs.
+
+Training graphs never contain these: models build plain ``nn.Linear`` / ``nn.GELU`` / ``nn.BatchNorm1d``
+modules (so hooks and module-swapping quantisation tools see them), and
+:func:`tagformer.models.inference.prepare_for_inference` swaps in :class:`FusedLinear`,
+:class:`FusedLinearGELU` and BatchNorm-folded linear layers (:func:`fold_batchnorm`) on an inference copy.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torch.utils._python_dispatch import _get_current_dispatch_mode
 
 
@@ -25,9 +31,12 @@ def _fusable(x: torch.Tensor, weight: torch.Tensor) -> bool:
     return (
         x.device.type == "cpu"
         and x.dtype == torch.float32
+        and weight.dtype == torch.float32
         and not (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad))
         and not torch.compiler.is_compiling()
         and not torch.compiler.is_exporting()
+        and not torch.jit.is_tracing()
+        and not torch.onnx.is_in_onnx_export()
         and _fused_available()
         and _get_current_dispatch_mode() is None  # e.g. FlopCounterMode must see a plain linear
     )
@@ -51,3 +60,57 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> 
     if not _fusable(x, weight):
         return F.linear(x, weight, bias)
     return _pointwise(x, weight, bias, "none")
+
+
+class _FusedBase(nn.Module):
+    """Holds the weight and bias of an ``nn.Linear`` (the same tensors, not copies)."""
+
+    def __init__(self, source: nn.Linear) -> None:
+        super().__init__()
+        self.in_features, self.out_features = source.in_features, source.out_features
+        self.weight = source.weight
+        self.bias = source.bias
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+class FusedLinear(_FusedBase):
+    """``nn.Linear`` at inference: the bias is added inside the oneDNN kernel when :func:`linear` can fuse."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return linear(x, self.weight, self.bias)
+
+
+class FusedLinearGELU(_FusedBase):
+    """``GELU(nn.Linear(x))`` at inference in one oneDNN kernel when :func:`linear_gelu` can fuse.
+
+    Replaces a linear layer; the ``nn.GELU`` that followed it must become ``nn.Identity``.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return linear_gelu(x, self.weight, self.bias)
+
+
+def batchnorm_affine(bn: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(scale, shift)`` with ``bn(x) == x * scale + shift`` in eval mode (running statistics)."""
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    return scale, bn.bias - bn.running_mean * scale
+
+
+@torch.no_grad()
+def fold_batchnorm(
+    layer: nn.Linear, before: nn.BatchNorm1d | None = None, after: nn.BatchNorm1d | None = None
+) -> nn.Linear:
+    """A new ``nn.Linear`` equal to ``after(layer(before(x)))`` with the BatchNorms in eval mode."""
+    w, b = layer.weight, layer.bias if layer.bias is not None else layer.weight.new_zeros(layer.out_features)
+    if before is not None:
+        s, t = batchnorm_affine(before)
+        w, b = w * s, b + layer.weight @ t
+    if after is not None:
+        s, t = batchnorm_affine(after)
+        w, b = w * s[:, None], b * s + t
+    out = nn.Linear(layer.in_features, layer.out_features, device="meta")
+    out.weight = nn.Parameter(w.detach().clone(), requires_grad=False)
+    out.bias = nn.Parameter(b.detach().clone(), requires_grad=False)
+    return out
