@@ -67,3 +67,32 @@ def test_padding_never_reaches_the_logits():
     net = model()
     garbage = BATCH.p4.masked_fill(~BATCH.mask.unsqueeze(-1), 1e3)
     assert rel_diff(run(net, BATCH, BATCH.p4), run(net, BATCH, garbage)) < 1e-5
+
+
+def test_attention_probe_reproduces_lgatrs_attention_output():
+    """The probe's weights, applied to the block's values, give lgatr's own attention output."""
+    from lgatr.primitives import sdp_attention
+
+    from tagformer.models.attention.probe import capture_attention
+    from tagformer.models.lgatr import attention_mask, lorentz_multivectors
+
+    torch.manual_seed(1)
+    tagger = create_model("lgatr_medium", num_classes=4, in_features=3).eval()
+    encoder = tagger.encoder
+    batch = random_jets(3, 9, 3, 4, seed=2, min_real=1)
+    with torch.no_grad(), capture_attention(tagger) as maps:
+        tagger(batch)
+    assert sorted(maps) == [f"encoder.attn_probes.{i}" for i in range(4)]
+    amap = maps["encoder.attn_probes.0"][0]
+    assert amap.kind == "particles" and amap.weights.shape == (3, 4, 9, 9)
+    mask = batch.mask
+    mv = lorentz_multivectors(batch.p4, mask, encoder.spurions, encoder.p4_scale)
+    with torch.no_grad():
+        mv, s = encoder.net.linear_in(mv, scalars=batch.features.masked_fill(~mask.unsqueeze(-1), 0.0))
+        block = encoder.net.blocks[0]
+        q_mv, k_mv, v_mv, q_s, k_s, v_s = block.attention.qkv_module(*block.norm1(mv, scalars=s))
+        want_mv, want_s = sdp_attention(q_mv, k_mv, v_mv, q_s, k_s, v_s, attn_mask=attention_mask(mask))
+    got = amap.weights @ torch.cat([v_mv.flatten(-2), v_s], -1)
+    want = torch.cat([want_mv.flatten(-2), want_s], -1)
+    real = mask[:, None, :, None]
+    torch.testing.assert_close(got * real, want * real, atol=1e-5, rtol=1e-4)

@@ -7,6 +7,13 @@ appended as extra channels of every particle. Optional per-particle ``features``
 output multivector plus the output scalars are mean-pooled over real particles and a small MLP gives
 the logits.
 
+As an :class:`~tagformer.models.encoder.Encoder`: the tokens are those per-particle invariants
+(``1 + hidden_s``); ``pool`` is the masked mean and the MLP's hidden layer (jet embedding ``hidden_s``).
+The encoder runs ``LGATr``'s input layer, blocks and output layer itself (what ``LGATr.forward`` does
+with this configuration) so that one :class:`LGATrAttentionProbe` per block can record the block's
+attention weights (kind ``"particles"``) from the block's public submodules (``norm1``,
+``attention.qkv_module``) and lgatr's public ``inner_product``, without hooks on lgatr internals.
+
 Symmetry: with ``beam_spurion="none"`` the logits are invariant under the proper orthochronous Lorentz
 group SO+(1,3) (``subgroup_primitives=True``, lgatr's default linear maps, which also mix parity-odd
 components) or under the full Lorentz group including parity (``subgroup_primitives=False``).
@@ -22,7 +29,8 @@ import torch
 from torch import nn
 
 from tagformer.data.batch import JetBatch
-from tagformer.models.layers import MLP
+from tagformer.models.attention.probe import AttentionProbe, softmax_weights
+from tagformer.models.encoder import Encoder
 from tagformer.models.registry import Capabilities, register_model
 
 
@@ -49,6 +57,30 @@ def attention_mask(mask: torch.Tensor) -> torch.Tensor:
     return (mask[:, None, None, :] | eye).contiguous()
 
 
+class LGATrAttentionProbe(AttentionProbe):
+    """Records the attention weights of one ``lgatr`` ``LGATrBlock`` (it holds no parameters).
+
+    lgatr's geometric attention is ``softmax_j(<q_i, k_j> / sqrt(d))`` with ``<., .>`` the Minkowski
+    (geometric-algebra) inner product on multivector channels plus the Euclidean one on scalar channels,
+    ``d`` the number of concatenated components (``lgatr.primitives.sdp_attention``); this recomputes it
+    from the block's own query/key projection, only while probing.
+    """
+
+    def record(self, block: nn.Module, mv: torch.Tensor, s: torch.Tensor | None, attn_mask: torch.Tensor,
+               mask: torch.Tensor) -> None:
+        """Emit (B, H, N, N) weights of ``block`` on its inputs ``mv`` (B, N, C, 16), ``s`` (B, N, S)."""
+        from lgatr.primitives import inner_product
+
+        h_mv, h_s = block.norm1(mv, scalars=s)
+        q_mv, k_mv, _, q_s, k_s, _ = block.attention.qkv_module(h_mv, h_s)
+        basis = torch.eye(16, dtype=q_mv.dtype, device=q_mv.device)
+        factors = inner_product(basis, basis)[..., 0]  # the metric sign of each component
+        q, k = (q_mv * factors).flatten(-2), k_mv.flatten(-2)
+        if q_s is not None:
+            q, k = torch.cat([q, q_s], -1), torch.cat([k, k_s], -1)
+        self.emit(softmax_weights(q, k, attn_mask), "particles", query_mask=mask, key_mask=mask)
+
+
 @register_model(
     "lgatr",
     presets={
@@ -64,12 +96,14 @@ def attention_mask(mask: torch.Tensor) -> torch.Tensor:
     smallest="lgatr_small",
     default="lgatr_small",
 )
-class LGATrTagger(nn.Module):
+class LGATrTagger(Encoder):
     """L-GATr: Lorentz-equivariant multivector transformer with beam spurions and scalar readout."""
+
+    legacy_head = "head.net.2"
+    legacy_renames = (("head.net.0.", "jet_mlp.0."),)
 
     def __init__(
         self,
-        num_classes: int,
         in_features: int,
         hidden_mv: int = 4,
         hidden_s: int = 8,
@@ -102,16 +136,27 @@ class LGATrTagger(nn.Module):
             mlp=dict(),
             primitives=dict(subgroup=subgroup_primitives),
         )
-        self.head = MLP([1 + hidden_s, hidden_s, num_classes])
+        self.attn_probes = nn.ModuleList(LGATrAttentionProbe() for _ in range(depth))
+        self.jet_mlp = nn.Sequential(nn.Linear(1 + hidden_s, hidden_s), nn.GELU())
+        self.embed_dim, self.jet_dim = 1 + hidden_s, hidden_s
 
-    def forward(self, batch: JetBatch) -> torch.Tensor:
+    def encode(self, batch: JetBatch) -> torch.Tensor:
+        """Per-particle invariants (B, N, 1 + hidden_s): the output multivector's scalar, the output scalars."""
         from lgatr import extract_scalar
 
         mask = batch.mask
         mv = lorentz_multivectors(batch.p4, mask, self.spurions, self.p4_scale)
         scalars = batch.features.masked_fill(~mask.unsqueeze(-1), 0.0) if self.use_features else None
-        out_mv, out_s = self.net(mv, scalars=scalars, attn_mask=attention_mask(mask))
-        per_particle = torch.cat([extract_scalar(out_mv[..., 0, :]), out_s], dim=-1)  # invariants
-        m = mask.unsqueeze(-1).to(per_particle.dtype)
-        pooled = (per_particle * m).sum(1) / m.sum(1).clamp(min=1)
-        return self.head(pooled)
+        attn_mask = attention_mask(mask)
+        mv, scalars = self.net.linear_in(mv, scalars=scalars)
+        for block, probe in zip(self.net.blocks, self.attn_probes):
+            if probe.probing:
+                probe.record(block, mv, scalars, attn_mask, mask)
+            mv, scalars = block(mv, scalars=scalars, attn_mask=attn_mask)
+        out_mv, out_s = self.net.linear_out(mv, scalars=scalars)
+        tokens = torch.cat([extract_scalar(out_mv[..., 0, :]), out_s], dim=-1)
+        return tokens.masked_fill(~mask.unsqueeze(-1), 0.0)
+
+    def pool(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        m = mask.unsqueeze(-1).to(tokens.dtype)
+        return self.jet_mlp((tokens * m).sum(1) / m.sum(1).clamp(min=1))
