@@ -9,27 +9,31 @@ import torch
 from torch import nn
 
 from tagformer.models import registry
+from tagformer.models.encoder import Encoder
 from tagformer.models.registry import Capabilities, register_model
 
 
 @register_model("toyattn", presets={"toyattn": {"dim": 8}, "toyattn_wide": {"dim": 16}},
                 capabilities=Capabilities())
-class ToyAttention(nn.Module):
-    """Embed, one masked self-attention, masked mean pool, linear head."""
+class ToyAttention(Encoder):
+    """Embed, one masked self-attention, masked mean pool (the tagger adds the linear head)."""
 
-    def __init__(self, num_classes: int, in_features: int, dim: int = 8) -> None:
+    def __init__(self, in_features: int, dim: int = 8) -> None:
         super().__init__()
+        self.embed_dim = self.jet_dim = dim
         self.embed = nn.Linear(in_features, dim)
         self.qkv = nn.Linear(dim, 3 * dim)
-        self.head = nn.Linear(dim, num_classes)
 
-    def forward(self, batch):  # type: ignore[no-untyped-def]
+    def encode(self, batch):  # type: ignore[no-untyped-def]
         mask = batch.mask
         x = self.embed(batch.features.masked_fill(~mask[..., None], 0.0))
         q, k, v = self.qkv(x).unsqueeze(1).chunk(3, dim=-1)  # one head: (B, 1, N, dim)
         x = x + nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None, None, :])[:, 0]
-        m = mask[..., None].to(x.dtype)
-        return self.head((x * m).sum(1) / m.sum(1).clamp(min=1.0))
+        return x * mask[..., None].to(x.dtype)
+
+    def pool(self, tokens, mask):  # type: ignore[no-untyped-def]
+        m = mask[..., None].to(tokens.dtype)
+        return (tokens * m).sum(1) / m.sum(1).clamp(min=1.0)
 
 
 @pytest.fixture

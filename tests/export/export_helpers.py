@@ -2,8 +2,9 @@
 
 A run directory is what ``tagformer train`` writes and ``load_run`` reads: ``config.yaml`` (merged
 config), ``dataset.json``, ``normaliser.json`` (fitted on the training split) and
-``checkpoints/best.pt`` (``{"state_dict", "meta"}``). Export only needs weights, not good ones, so the
-weights here are the freshly initialised model's: parity does not depend on training.
+``checkpoints/best.pt`` (``{"state_dict", "meta"}``, the tagger's input normalisation set from the same
+fit). Export only needs weights, not good ones, so the weights here are the freshly initialised model's:
+parity does not depend on training.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-PARTICLE_FEATURES = ["px", "py", "pz", "e", "erel", "pt", "ptrel", "eta", "etarel", "etarot", "phi", "phirel",
-                     "phirot", "deltaR", "costheta", "costhetarel"]
+from tagformer.data.features import HLS4ML16
 
 
 def write_hls4ml(path: Path, jets: int = 150, particles: int = 20, seed: int = 0) -> Path:
@@ -37,16 +37,15 @@ def write_hls4ml(path: Path, jets: int = 150, particles: int = 20, seed: int = 0
         f["jetConstituentList"] = cons
         f["jets"] = np.concatenate([rng.normal(size=(jets, 2)), np.eye(5)[labels]], 1).astype(np.float32)
         f["jetFeatureNames"] = np.array([b"pt", b"mass", b"j_g", b"j_q", b"j_w", b"j_z", b"j_t"])
-        f["particleFeatureNames"] = np.array([s.encode() for s in PARTICLE_FEATURES])
+        f["particleFeatureNames"] = np.array([s.encode() for s in HLS4ML16])
     return path
 
 
 def build_run(run_dir: Path, data: Path, model: str, particles: int = 16) -> Path:
     """Write a complete run directory for ``model`` on ``data`` with untrained weights."""
+    from tagformer.config import build_config, save_config
     from tagformer.data.datamodule import JetDataModule
     from tagformer.models import create_model
-    from tagformer.train import build_config
-    from tagformer.config import save_config
 
     cfg = build_config(model=model, data=str(data),
                        overrides=[f"data.num_particles={particles}", "data.batch_size=32"])
@@ -56,9 +55,11 @@ def build_run(run_dir: Path, data: Path, model: str, particles: int = 16) -> Pat
     dm.setup("fit")
     info = dm.info
     (run_dir / "dataset.json").write_text(json.dumps(asdict(info)))
-    (run_dir / "normaliser.json").write_text(json.dumps(dm.normaliser_state()))
+    norm = dm.normaliser_state()
+    (run_dir / "normaliser.json").write_text(json.dumps(norm))
     torch.manual_seed(0)
     net = create_model(model, num_classes=info.num_classes, in_features=info.in_features,
                        num_particles=info.num_particles, **cfg.model.overrides)
+    net.input_norm.set_stats(norm["mean"], norm["std"])
     torch.save({"state_dict": net.state_dict(), "meta": {"epoch": 0}}, run_dir / "checkpoints" / "best.pt")
     return run_dir

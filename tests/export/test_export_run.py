@@ -14,7 +14,7 @@ from export_helpers import build_run
 
 from tagformer.bench.inputs import synthetic_jets
 from tagformer.errors import TagformerError
-from tagformer.export.onnx import NormalisedTagger, onnx_logits, onnx_session
+from tagformer.export.onnx import onnx_logits, onnx_session
 from tagformer.export.pipeline import INT8_NAME, ONNX_NAME, REPORT_NAME, export_run
 from tagformer.models import get_entry, list_models
 
@@ -45,11 +45,11 @@ def test_export_writes_graphs_and_report(exported) -> None:
 
 
 def test_graph_takes_raw_features_at_any_batch_and_particle_count(exported) -> None:
-    from tagformer.train import load_run
+    from tagformer.data.batch import JetBatch
+    from tagformer.rundir import load_run
 
     run, _ = exported
     loaded = load_run(run)
-    wrapper = NormalisedTagger.from_state(loaded.model, loaded.normaliser_state).eval()
     session = onnx_session(run / "export" / ONNX_NAME)
     for batch, particles in ((1, 5), (9, 16), (3, 40)):
         jets = synthetic_jets(batch, particles, 3, seed=batch)
@@ -57,7 +57,7 @@ def test_graph_takes_raw_features_at_any_batch_and_particle_count(exported) -> N
         jets.features[~jets.mask] = 1e3  # garbage in padded slots
         got = onnx_logits(session, jets.features.numpy(), jets.p4.numpy(), jets.mask.numpy())
         with torch.no_grad():
-            want = wrapper(jets.features, jets.p4, jets.mask).numpy()
+            want = loaded.model(JetBatch(features=jets.features, p4=jets.p4, mask=jets.mask)).numpy()
         assert np.abs(got - want).max() <= 1e-4
 
 

@@ -20,8 +20,20 @@ def test_show_preset_with_override(capsys):
     assert "num_layers = 1" in capsys.readouterr().out
 
 
+def test_set_reads_values_like_train_overrides(capsys):
+    """``--set`` parses values with the same parser as ``tagformer train model.KEY=VALUE``: 1e-1 is a number."""
+    from tagformer.config import parse_overrides
+
+    assert main(["models", "--show", "transformer_tiny", "--set", "dropout=1e-1", "--set", "pooling=mean"]) == 0
+    out = capsys.readouterr().out
+    assert "dropout = 0.1\n" in out and "pooling = 'mean'" in out
+    assert parse_overrides(["model.dropout=1e-1"])["model"]["dropout"] == 0.1
+
+
 @pytest.mark.parametrize("argv", [["models", "--pattern", "no_such*"], ["models", "--show", "nope"],
-                                  ["models", "--show", "salt", "--set", "bogus=1"]])
+                                  ["models", "--show", "salt", "--set", "bogus=1"],
+                                  ["models", "--show", "salt", "--set", "dim"],
+                                  ["models", "--show", "salt", "--set", "model.dim=3"]])
 def test_user_errors_exit_2_with_one_line(argv, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err

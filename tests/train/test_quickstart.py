@@ -6,7 +6,7 @@ import pytest
 from tinydata import write_tiny_hls4ml
 
 from tagformer.errors import TagformerError
-from tagformer.train.quickstart import CANDIDATES, QuickstartConfig, pick_models, run_quickstart
+from tagformer.quickstart import CANDIDATES, QuickstartConfig, pick_models, run_quickstart
 
 
 def test_default_picks_one_registered_model_per_group():

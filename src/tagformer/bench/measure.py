@@ -1,20 +1,18 @@
-"""The measurements behind one profile row (used by :mod:`tagformer.bench.profile`)."""
+"""The measurements behind the profile rows of one built model at one particle count."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import torch
 
-from tagformer.bench.flops import flops_per_jet
+from tagformer.bench.config import ProfileConfig
+from tagformer.bench.flops import count_params, model_flops_per_jet
 from tagformer.bench.inputs import synthetic_jets
 from tagformer.bench.memory import peak_cuda_mb, peak_rss_delta_mb, peak_rss_subprocess, rss_available
 from tagformer.bench.timing import matmul_flops_per_s, time_calls
-
-if TYPE_CHECKING:
-    from tagformer.bench.profile import ProfileConfig
 
 
 def torch_dtype(name: str) -> torch.dtype:
@@ -24,10 +22,6 @@ def torch_dtype(name: str) -> torch.dtype:
 def calibrate(config: ProfileConfig) -> float:
     """Dense matmul FLOP/s on the profiled device, dtype and (current) thread count."""
     return matmul_flops_per_s(device=config.device, dtype=torch_dtype(config.dtype), size=config.calibrate_size)
-
-
-def trainable_params(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def forward_fn(model: torch.nn.Module, batch: Any, config: ProfileConfig) -> Callable[[], Any]:
@@ -42,28 +36,32 @@ def forward_fn(model: torch.nn.Module, batch: Any, config: ProfileConfig) -> Cal
     return call
 
 
-def _memory(model_name: str, fn: Callable[[], Any], config: ProfileConfig, spec: dict[str, Any]
-            ) -> tuple[float, str]:
+def _memory(fn: Callable[[], Any], config: ProfileConfig, spec: dict[str, Any] | None) -> tuple[float, str]:
+    """Peak memory of one call and how it was measured (a fresh subprocess needs a rebuildable ``spec``)."""
     if config.memory == "off":
         return float("nan"), "none"
     if torch.device(config.device).type == "cuda":
         return peak_cuda_mb(fn, config.device), "cuda_max_allocated"
     if not rss_available():
         return float("nan"), "none"
-    if config.memory in ("auto", "subprocess") and not config.compile:
+    if spec is not None and config.memory in ("auto", "subprocess") and not config.compile:
         return peak_rss_subprocess(spec), "rss_delta_subprocess"
     return peak_rss_delta_mb(fn), "rss_delta_inprocess"
 
 
-def measure_target(model_name: str, preset: str, particles: int, config: ProfileConfig, threads: int,
-                   matmul_flops: float) -> Iterator[dict[str, Any]]:
-    """Rows for one preset at one particle count, one per batch size in ``config.batches``."""
-    from tagformer.models import create_model
+def measure_rows(model: torch.nn.Module, *, model_name: str, preset: str, particles: int, config: ProfileConfig,
+                 threads: int, matmul_flops: float, rebuild: Mapping[str, Any] | None = None
+                 ) -> Iterator[dict[str, Any]]:
+    """Profile rows of a built ``model`` at ``particles`` all-real particles, one per batch size.
 
-    model = create_model(preset, num_classes=config.num_classes, in_features=config.in_features,
-                         num_particles=particles).eval()
-    params = trainable_params(model)
-    flops = flops_per_jet(model, synthetic_jets(2, particles, config.in_features))
+    ``model`` is put in eval mode and moved to ``config.device``. ``rebuild`` (``{"model": preset name,
+    "overrides": {...}}``) lets the CPU memory measurement rebuild the model in a fresh interpreter; without
+    it memory is measured in this process. Parameters and FLOPs are :func:`~tagformer.bench.flops.count_params`
+    and :func:`~tagformer.bench.flops.model_flops_per_jet`, the figures every tagformer output reports.
+    """
+    model = model.eval()
+    params = count_params(model)
+    flops = model_flops_per_jet(model, in_features=config.in_features, num_particles=particles)
     model = model.to(config.device)
     runner: Any = torch.compile(model) if config.compile else model
     for batch_size in config.batches:
@@ -72,9 +70,10 @@ def measure_target(model_name: str, preset: str, particles: int, config: Profile
         timing = time_calls(fn, device=config.device, warmup=config.warmup, repeats=config.repeats,
                             budget_s=config.budget_s)
         throughput = batch_size / (timing.median_ms / 1e3)
-        spec = {"model": preset, "num_classes": config.num_classes, "in_features": config.in_features,
-                "particles": particles, "batch": int(batch_size), "threads": threads, "dtype": config.dtype}
-        peak, method = _memory(model_name, fn, config, spec)
+        spec = None if rebuild is None else {
+            **rebuild, "num_classes": config.num_classes, "in_features": config.in_features,
+            "particles": particles, "batch": int(batch_size), "threads": threads, "dtype": config.dtype}
+        peak, method = _memory(fn, config, spec)
         fraction = flops * throughput / matmul_flops if matmul_flops > 0 else math.nan
         yield {
             "model": model_name,

@@ -66,8 +66,9 @@ def peak_cuda_mb(fn: Callable[[], Any], device: str | torch.device = "cuda", war
 def peak_rss_subprocess(spec: dict[str, Any], timeout_s: float = 600.0) -> float:
     """Peak RSS delta (MiB) of one forward pass of a zoo model, measured in a fresh interpreter.
 
-    ``spec`` keys: ``model`` (model or preset name), ``num_classes``, ``in_features``, ``particles``,
-    ``batch``, ``threads``, ``dtype`` (``"fp32"``/``"bf16"``). Returns NaN if the measurement failed.
+    ``spec`` keys: ``model`` (model or preset name), ``overrides`` (constructor arguments, optional),
+    ``num_classes``, ``in_features``, ``particles``, ``batch``, ``threads``, ``dtype`` (``"fp32"``/``"bf16"``).
+    Returns NaN if the measurement failed.
     """
     cmd = [sys.executable, "-m", "tagformer.bench.memory", json.dumps(spec)]
     try:
@@ -87,6 +88,7 @@ def _child(spec: dict[str, Any]) -> float:
         num_classes=int(spec["num_classes"]),
         in_features=int(spec["in_features"]),
         num_particles=int(spec["particles"]),
+        **dict(spec.get("overrides") or {}),
     ).eval()
     batch = synthetic_jets(int(spec["batch"]), int(spec["particles"]), int(spec["in_features"]))
     bf16 = spec.get("dtype", "fp32") == "bf16"

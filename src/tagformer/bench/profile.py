@@ -1,17 +1,26 @@
-"""Cost profile of zoo models: parameters, MACs/FLOPs, latency, throughput, peak memory, FLOP/s fraction.
+"""Cost profile of tagger models: parameters, MACs/FLOPs, latency, throughput, peak memory, FLOP/s fraction.
 
-One row per (model preset, particle count, batch size); the columns are :data:`PROFILE_COLUMNS`, the
-schema ``tagformer profile`` writes and ``tagformer compare --profile`` reads. Conventions (DESIGN.md §6):
+One row per (model configuration, particle count, batch size); the columns are :data:`PROFILE_COLUMNS`,
+the schema ``tagformer profile`` writes and ``tagformer compare --profile`` reads.
 
-- ``params``: trainable parameters; ``flops_per_jet`` counted by ``torch.utils.flop_counter``
-  (:mod:`tagformer.bench.flops`), ``flops_per_jet = 2 * macs_per_jet``, on full jets (every slot real).
+- :func:`profile_model`: any model: a registered name or preset with constructor overrides, or an
+  ``nn.Module`` already built (what an architecture search calls on each candidate);
+- :func:`profile_models`: every registered model or preset matching name patterns (``tagformer profile``).
+
+Conventions:
+
+- ``params``: trainable parameters (:func:`tagformer.bench.flops.count_params`).
+- ``flops_per_jet`` (``= 2 * macs_per_jet``): :func:`tagformer.bench.flops.model_flops_per_jet`, the
+  convention of every FLOP figure tagformer reports (:data:`tagformer.bench.flops.FLOPS_CONVENTION`:
+  ``torch.utils.flop_counter``, per jet, every one of the N particle slots real), so a profile row, a
+  training run's ``summary.json`` and ``tagformer compare`` agree for the same model and N.
 - ``latency_ms_p50`` / ``latency_ms_p99``: median / 99th percentile wall time of one forward call of
   ``batch`` jets (at ``batch = 1`` this is the per-jet latency), after warm-up, under
   ``torch.inference_mode``; CUDA calls are timed with ``torch.cuda.Event`` and synchronised.
 - ``cpu_ms_p50``: median process CPU time of one call (CPU device only; NaN on CUDA). With one thread this
   is the call's latency on an idle core: the robust figure when the machine is shared and oversubscribed.
 - ``throughput_jets_s = batch / median call time``.
-- ``peak_mem_mb``: see ``mem_method`` — CUDA ``max_memory_allocated`` delta, or on CPU the peak RSS
+- ``peak_mem_mb``: see ``mem_method``: CUDA ``max_memory_allocated`` delta, or on CPU the peak RSS
   delta of one call (:mod:`tagformer.bench.memory`), in MiB.
 - ``flops_fraction``: achieved FLOP/s (``flops_per_jet * throughput``) divided by the dense matmul FLOP/s
   of the same machine, dtype and thread count measured in the same run (``matmul_gflops``).
@@ -21,16 +30,21 @@ schema ``tagformer profile`` writes and ``tagformer compare --profile`` reads. C
 from __future__ import annotations
 
 import csv
-import fnmatch
+import dataclasses
+import io
 import math
-import platform
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tagformer.errors import ConfigError, ModelError
+from torch import nn
+
+from tagformer.atomic import atomic_write_text
+from tagformer.bench.config import ProfileConfig
+from tagformer.bench.machine import num_threads
+from tagformer.bench.measure import calibrate, measure_rows
+from tagformer.bench.targets import Target, resolve_targets
+from tagformer.errors import ConfigError
 
 #: The profile CSV schema, in column order (one place; ``compare --profile`` reads these names).
 PROFILE_COLUMNS: tuple[str, ...] = (
@@ -56,144 +70,101 @@ PROFILE_COLUMNS: tuple[str, ...] = (
     "repeats",
 )
 
-_DTYPES = ("fp32", "bf16")
-_MEMORY = ("auto", "subprocess", "inprocess", "off")
+
+def _target_rows(target: Target, particles: int, config: ProfileConfig, threads: int, matmul: float
+                 ) -> list[dict[str, Any]]:
+    from tagformer.models import create_model
+
+    model = create_model(target.preset, num_classes=config.num_classes, in_features=config.in_features,
+                         num_particles=particles, **dict(target.overrides))
+    rebuild = {"model": target.preset, "overrides": dict(target.overrides)}
+    return list(measure_rows(model, model_name=target.model, preset=target.name, particles=particles,
+                             config=config, threads=threads, matmul_flops=matmul, rebuild=rebuild))
 
 
-@dataclass(frozen=True)
-class ProfileConfig:
-    """What to measure and how (typed; validated by :meth:`check`)."""
-
-    particles: tuple[int, ...] = (16, 32, 64, 150)
-    batches: tuple[int, ...] = (1, 1024)
-    device: str = "cpu"
-    dtype: str = "fp32"
-    compile: bool = False
-    threads: int | None = None
-    in_features: int = 3
-    num_classes: int = 5
-    warmup: int = 5
-    repeats: int = 50
-    budget_s: float = 2.0
-    memory: str = "auto"
-    calibrate_size: int = 2048
-
-    def check(self) -> ProfileConfig:
-        """Raise :class:`ConfigError` on impossible settings; return ``self``."""
-        if not self.particles or any(int(n) < 1 for n in self.particles):
-            raise ConfigError(f"particle counts must be positive integers, got {list(self.particles)}")
-        if not self.batches or any(int(b) < 1 for b in self.batches):
-            raise ConfigError(f"batch sizes must be positive integers, got {list(self.batches)}")
-        if self.dtype not in _DTYPES:
-            raise ConfigError(f"dtype must be one of {', '.join(_DTYPES)}, got {self.dtype!r}")
-        if self.memory not in _MEMORY:
-            raise ConfigError(f"memory must be one of {', '.join(_MEMORY)}, got {self.memory!r}")
-        if self.threads is not None and self.threads < 1:
-            raise ConfigError(f"threads must be >= 1, got {self.threads}")
-        if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
-            raise ConfigError(f"device must be cpu or cuda, got {self.device!r}")
-        if self.device.startswith("cuda"):
-            import torch
-
-            if not torch.cuda.is_available():
-                raise ConfigError("--device cuda was asked for but no CUDA device is available")
-        if self.repeats < 1 or self.warmup < 0:
-            raise ConfigError("repeats must be >= 1 and warmup >= 0")
-        return self
-
-
-def resolve_targets(patterns: str | Sequence[str]) -> list[tuple[str, str]]:
-    """``(model, preset)`` pairs matching comma-separated shell-style patterns.
-
-    A pattern matching a preset name selects that preset; one matching a model name selects the model's
-    default preset. Raises :class:`ModelError` if a pattern matches nothing.
-    """
-    from tagformer.models import list_entries
-
-    items = [p.strip() for p in (patterns.split(",") if isinstance(patterns, str) else patterns)]
-    items = [p for p in items if p]
-    if not items:
-        raise ModelError("no model pattern given (e.g. --models 'phat*,salt')")
-    entries = list_entries()
-    found: list[tuple[str, str]] = []
-    for pattern in items:
-        hits = [(e.name, e.default) for e in entries if fnmatch.fnmatch(e.name, pattern)]
-        hits += [(e.name, p) for e in entries for p in e.presets if fnmatch.fnmatch(p, pattern)]
-        if not hits:
-            names = ", ".join(e.name for e in entries) or "(none registered)"
-            raise ModelError(f"no model or preset matches {pattern!r}; models: {names}")
-        for hit in hits:
-            if hit not in found:
-                found.append(hit)
-    return found
-
-
-@contextmanager
-def num_threads(threads: int | None) -> Iterator[int]:
-    """Set torch's intra-op thread count for the block (restored afterwards); yields the count used."""
-    import torch
-
-    before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        yield torch.get_num_threads()
-    finally:
-        torch.set_num_threads(before)
-
-
-def machine_description() -> str:
-    """One line naming the machine: CPU model and logical cores, torch version (and GPU if any)."""
-    import os
-
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    text = f"{cpu}, {os.cpu_count()} logical cores, torch {torch.__version__}"
-    if torch.cuda.is_available():
-        text += f", {torch.cuda.get_device_name()}"
-    return text
-
-
-def profile_models(patterns: str | Sequence[str], config: ProfileConfig | None = None,
-                   progress: Any = None) -> list[dict[str, Any]]:
-    """Profile every model/preset matching ``patterns``; one dict per row with :data:`PROFILE_COLUMNS`.
-
-    ``progress`` is an optional callable receiving each finished row (for printing as it goes).
-    """
-    from tagformer.bench.measure import calibrate, measure_target
-
-    config = (config or ProfileConfig()).check()
-    targets = resolve_targets(patterns)
+def _run(targets: Sequence[Target | nn.Module], config: ProfileConfig, progress: Callable[[dict], Any] | None,
+         module_name: str | None = None) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     with num_threads(config.threads) as threads:
         matmul = calibrate(config)
-        for model, preset in targets:
+        for target in targets:
             for particles in config.particles:
-                for row in measure_target(model, preset, int(particles), config, threads, matmul):
+                if isinstance(target, Target):
+                    new = _target_rows(target, int(particles), config, threads, matmul)
+                else:
+                    name = module_name or type(target).__name__
+                    new = measure_rows(target, model_name=name, preset=name, particles=int(particles),
+                                       config=config, threads=threads, matmul_flops=matmul)
+                for row in new:
                     rows.append(row)
                     if progress is not None:
                         progress(row)
     return rows
 
 
+def profile_model(model: str | nn.Module, in_features: int, num_particles: int | Sequence[int], *,
+                  config: ProfileConfig | None = None, num_classes: int | None = None, name: str | None = None,
+                  progress: Callable[[dict], Any] | None = None, **overrides: Any) -> list[dict[str, Any]]:
+    """Profile one model; one dict per row with :data:`PROFILE_COLUMNS`.
+
+    Parameters
+    ----------
+    model : a registered model or preset name (built with ``overrides`` at each particle count, like
+        ``create_model``), or an ``nn.Module`` taking a :class:`~tagformer.data.batch.JetBatch` (measured
+        as it is: put in eval mode and moved to ``config.device``; ``overrides`` must be empty).
+    in_features : F of the synthetic jets (and of the built model).
+    num_particles : the particle count(s) N to measure at (replaces ``config.particles``).
+    config : batches, device, dtype, repeats, ... (:class:`~tagformer.bench.config.ProfileConfig`).
+    num_classes : classes of a model built by name (default ``config.num_classes``).
+    name : the ``model`` / ``preset`` label of an ``nn.Module``'s rows (default: its class name).
+    progress : called with each finished row.
+    """
+    counts = (num_particles,) if isinstance(num_particles, int) else tuple(num_particles)
+    base = config or ProfileConfig()
+    config = dataclasses.replace(base, particles=counts, in_features=int(in_features),
+                                 num_classes=int(num_classes if num_classes is not None else base.num_classes))
+    config.check()
+    if isinstance(model, nn.Module):
+        if overrides:
+            raise ConfigError(f"constructor overrides {sorted(overrides)} apply to a model built by name, "
+                              "not to an nn.Module")
+        return _run([model], config, progress, module_name=name)
+    from tagformer.models.registry import model_kwargs, resolve
+
+    entry, preset = resolve(model)
+    model_kwargs(model, **overrides)  # unknown arguments fail before any measurement
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return _run([Target(entry.name, preset, given)], config, progress)
+
+
+def profile_models(patterns: str | Sequence[str], config: ProfileConfig | None = None,
+                   progress: Callable[[dict], Any] | None = None,
+                   overrides: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Profile every model/preset matching ``patterns`` (see :func:`~tagformer.bench.targets.resolve_targets`).
+
+    ``progress`` is an optional callable receiving each finished row (for printing as it goes);
+    ``overrides`` are constructor arguments applied to every matched model (each must accept them).
+    """
+    from tagformer.models.registry import model_kwargs
+
+    config = (config or ProfileConfig()).check()
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    targets = [Target(model, preset, given) for model, preset in resolve_targets(patterns)]
+    for target in targets:
+        model_kwargs(target.preset, **given)  # unknown arguments fail before any measurement
+    return _run(targets, config, progress)
+
+
 def write_csv(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
     """Write rows with exactly :data:`PROFILE_COLUMNS` (in order) to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(PROFILE_COLUMNS))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _fmt(row[k]) for k in PROFILE_COLUMNS})
-    return path
+    buf = io.StringIO(newline="")
+    writer = csv.DictWriter(buf, fieldnames=list(PROFILE_COLUMNS))
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _fmt(row[k]) for k in PROFILE_COLUMNS})
+    return atomic_write_text(path, buf.getvalue())
 
 
 def read_csv(path: str | Path) -> list[dict[str, str]]:

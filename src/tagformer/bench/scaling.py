@@ -72,7 +72,7 @@ def measure_model(name: str, config: ScalingConfig, preset: str | None = None) -
     import torch
 
     from tagformer.bench.inputs import synthetic_jets
-    from tagformer.bench.profile import num_threads
+    from tagformer.bench.machine import num_threads
     from tagformer.bench.timing import time_calls
     from tagformer.models import create_model, get_entry
 

@@ -1,4 +1,4 @@
-"""Wall-clock timing of a callable: warm-up, repeats, median and p99 (DESIGN.md §6).
+"""Wall-clock timing of a callable: warm-up, repeats, median and p99.
 
 On CUDA every call is bracketed by ``torch.cuda.Event`` records and the stream is synchronised before
 the elapsed time is read, so asynchronous launches are never mistaken for finished work. On CPU the

@@ -30,17 +30,18 @@ def expand_runs(paths: list[str]) -> list[Path]:
     import sys
 
     from tagformer.errors import TagformerError
+    from tagformer.rundir import RunDir
 
     out: list[Path] = []
     for raw in paths:
         path = Path(raw)
-        if (path / "config.yaml").exists() or not path.is_dir():
+        if RunDir(path).is_run() or not path.is_dir():
             out.append(path)
             continue
-        children = sorted(p for p in path.iterdir() if (p / "config.yaml").exists())
+        children = sorted(p for p in path.iterdir() if RunDir(p).is_run())
         if not children:
             raise TagformerError(f"{path} is neither a run directory nor a directory of runs")
-        ready = [c for c in children if (c / "summary.json").exists() and (c / "metrics.json").exists()]
+        ready = [c for c in children if RunDir(c).is_finished() and RunDir(c).is_evaluated()]
         for child in children:
             if child not in ready:
                 print(f"warning: skipping {child}: not finished or not evaluated yet", file=sys.stderr)
@@ -53,6 +54,7 @@ def expand_runs(paths: list[str]) -> list[Path]:
 def run(args: argparse.Namespace) -> int:
     import sys
 
+    from tagformer.atomic import atomic_write_text
     from tagformer.eval.compare import compare_runs, join_profile, read_profile, to_csv, to_markdown, write_plots
 
     rows = compare_runs(expand_runs(args.runs), warn=lambda msg: print(f"warning: {msg}", file=sys.stderr))
@@ -61,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     print(to_markdown(rows), end="")
     if args.csv:
         Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.csv).write_text(to_csv(rows))
+        atomic_write_text(args.csv, to_csv(rows))
         print(f"wrote {args.csv}")
     if args.plot:
         for path in write_plots(rows, args.plot):

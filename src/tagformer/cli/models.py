@@ -19,22 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--particles", type=int, default=150, help="particle slots N (default 150)")
     p.add_argument("--show", metavar="NAME", help="print the arguments of this model or preset")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a constructor argument of --show (YAML value), repeatable")
+                   help="override a constructor argument of --show (YAML value, numbers as in `tagformer train`), "
+                   "repeatable")
     p.set_defaults(func=run)
-
-
-def _parse_overrides(items: list[str]) -> dict[str, object]:
-    import yaml
-
-    from tagformer.errors import ConfigError
-
-    out: dict[str, object] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
-        out[key.strip()] = yaml.safe_load(value)
-    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,14 +30,16 @@ def run(args: argparse.Namespace) -> int:
 
     console = Console()
     if args.show:
+        from tagformer.bench.flops import count_params
+        from tagformer.cli._overrides import parse_set
         from tagformer.models.registry import create_model, get_entry, model_kwargs
 
-        overrides = _parse_overrides(args.set)
+        overrides = parse_set(args.set)
         kwargs = model_kwargs(args.show, **overrides)
         entry = get_entry(args.show)
         model = create_model(args.show, num_classes=args.classes, in_features=args.features,
                              num_particles=args.particles, **overrides)
-        params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        params = count_params(model)
         console.print(f"{entry.name} ({entry.paper}): {entry.description}")
         for key, value in kwargs.items():
             console.print(f"  {key} = {value!r}")

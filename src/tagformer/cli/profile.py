@@ -29,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="measure params, FLOPs, latency, throughput and memory of zoo models",
         description="Profile every model/preset matching PATTERN at each particle count and batch size. "
         "Latency is per call of one batch (batch 1 = per jet), median and p99 after warm-up; "
-        "FLOPs = 2 x MACs per jet (torch.utils.flop_counter); flops_fraction = achieved FLOP/s over a "
+        "FLOPs = 2 x MACs per jet (torch.utils.flop_counter, every particle slot real: the figure training "
+        "summaries and `tagformer compare` report); flops_fraction = achieved FLOP/s over a "
         "dense fp32/bf16 matmul measured in the same run at the same thread count.",
     )
     p.add_argument("--models", required=True, metavar="PATTERN",
@@ -46,19 +47,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--budget", type=float, default=2.0, help="seconds of timed calls per row (default 2)")
     p.add_argument("--memory", default="auto", choices=["auto", "subprocess", "inprocess", "off"],
                    help="CPU peak-memory method (auto = RSS delta in a fresh subprocess)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a constructor argument of every matched model (YAML value), repeatable")
     p.add_argument("--out", default=None, help="directory for profile.csv and profile.md")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from tagformer.bench.profile import (
-        ProfileConfig,
-        machine_description,
-        profile_models,
-        resolve_targets,
-        to_markdown,
-        write_csv,
-    )
+    from tagformer.atomic import atomic_write_text
+    from tagformer.bench.config import ProfileConfig
+    from tagformer.bench.machine import machine_description
+    from tagformer.bench.profile import profile_models, to_markdown, write_csv
+    from tagformer.bench.targets import resolve_targets
+    from tagformer.cli._overrides import parse_set
 
     config = ProfileConfig(
         particles=parse_int_list(args.particles, "--particles"),
@@ -73,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         budget_s=args.budget,
         memory=args.memory,
     ).check()
+    overrides = parse_set(args.set)
     resolve_targets(args.models)  # fail on an unknown pattern before any measurement
     if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
         raise ConfigError(f"--out {args.out} exists and is not a directory")
@@ -82,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
               f"{row['flops_per_jet'] / 1e6:8.3f} MFLOPs/jet  p50 {row['latency_ms_p50']:9.3f} ms  "
               f"{row['throughput_jets_s']:12,.0f} jets/s  {100 * row['flops_fraction']:5.1f}% matmul", flush=True)
 
-    rows = profile_models(args.models, config, progress=show)
+    rows = profile_models(args.models, config, progress=show, overrides=overrides)
     title = (f"{machine_description()}; device {config.device}, threads {rows[0]['threads']}, "
              f"dtype {config.dtype}, compile {'on' if config.compile else 'off'}, "
              f"matmul {rows[0]['matmul_gflops']:.1f} GFLOP/s") if rows else None
@@ -91,6 +93,6 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         out = Path(args.out)
         write_csv(rows, out / "profile.csv")
-        (out / "profile.md").write_text(table)
+        atomic_write_text(out / "profile.md", table)
         print(f"wrote {out / 'profile.csv'} and {out / 'profile.md'}")
     return 0

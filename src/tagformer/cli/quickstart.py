@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from tagformer.errors import ConfigError
-    from tagformer.train.quickstart import QuickstartConfig, run_quickstart
+    from tagformer.quickstart import QuickstartConfig, run_quickstart
 
     if args.jets_per_class < 10 or args.epochs < 1 or args.minutes <= 0 or args.particles < 1:
         raise ConfigError("--jets-per-class >= 10, --epochs >= 1, --minutes > 0 and --particles >= 1 are required")

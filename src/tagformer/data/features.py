@@ -1,4 +1,13 @@
-"""Per-particle feature sets by name (DESIGN.md §4.3), computed from a common numpy representation.
+"""Per-particle feature sets by name, computed from a common numpy representation.
+
+=============  ==============================================================================================
+``ptetaphi``   (pT [GeV], Δη, Δφ) to the jet axis: the trigger models' inputs (for hls4ml files the stored
+               ``pt``, ``etarel``, ``phirel``)
+``hls4ml16``   the 16 columns of the hls4ml layout (:data:`HLS4ML16`; their definitions are written out in
+               :mod:`tagformer.data.generate.features`)
+``part_kin``   ParT's kinematic inputs: ln pT, ln E, ln(pT/pT_J), ln(E/E_J), ΔR, Δη, Δφ
+``part_full``  ``part_kin`` + charge and particle-ID flags + tanh(d0), σ(d0), tanh(dz), σ(dz)
+=============  ==============================================================================================
 
 Pair features for ParT-like models (ln ΔR, ln kT, ln z, ln m²) are not computed here: models that declare
 ``needs_pairs`` compute them on demand from ``JetBatch.p4`` (``tagformer.models.layers.pairs``).
@@ -14,11 +23,13 @@ from tagformer.errors import DataError
 PART_KIN = ["log_pt", "log_e", "log_pt_rel", "log_e_rel", "delta_r", "deta", "dphi"]
 PID = ["charge", "isChargedHadron", "isNeutralHadron", "isPhoton", "isElectron", "isMuon"]
 IP = ["tanh_d0", "d0err", "tanh_dz", "dzerr"]
-HLS4ML16 = ["px", "py", "pz", "e", "erel", "pt", "ptrel", "eta", "etarel", "etarot", "phi", "phirel",
-            "phirot", "deltaR", "costheta", "costhetarel"]
+#: The 16 per-particle columns of the hls4ml layout, in file order (the one spelling of this list: the
+#: hls4ml reader, the generator's writer and the tests import it).
+HLS4ML16: tuple[str, ...] = ("px", "py", "pz", "e", "erel", "pt", "ptrel", "eta", "etarel", "etarot", "phi",
+                             "phirel", "phirot", "deltaR", "costheta", "costhetarel")
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "ptetaphi": ("pt", "deta", "dphi"),
-    "hls4ml16": tuple(HLS4ML16),
+    "hls4ml16": HLS4ML16,
     "part_kin": tuple(PART_KIN),
     "part_full": tuple(PART_KIN + PID + IP),
 }

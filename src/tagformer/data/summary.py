@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tagformer.atomic import atomic_path
 from tagformer.errors import DataError
 
 LABEL_NAMES: tuple[str, ...] = ("j_g", "j_q", "j_w", "j_z", "j_t")
@@ -115,7 +116,10 @@ def plot_histograms(path: str | Path, out_dir: str | Path) -> list[Path]:
             ax.set_ylabel("density")
             ax.legend()
             target = out_dir / f"{column}.png"
-            fig.savefig(target, dpi=80)
-            plt.close(fig)
+            try:
+                with atomic_path(target) as tmp:
+                    fig.savefig(tmp, dpi=80, format="png")
+            finally:
+                plt.close(fig)
         written.append(target)
     return written

@@ -12,30 +12,30 @@ from typing import Any
 
 import numpy as np
 
+from tagformer.bench.flops import FLOPS_CONVENTION
+from tagformer.bench.targets import configuration_name
 from tagformer.errors import DataError, TagformerError
+from tagformer.eval.costs import run_flops
+from tagformer.rundir import SUMMARY, RunDir
 
 
 def _load(run: Path) -> dict[str, Any]:
+    paths = RunDir(run)
     if not run.is_dir():
         raise TagformerError(f"run directory {run} does not exist")
-    metrics_path, summary_path = run / "metrics.json", run / "summary.json"
-    if not summary_path.exists():
-        raise TagformerError(f"run {run} has no summary.json (training did not finish)")
-    if not metrics_path.exists():
+    if not paths.is_finished():
+        raise TagformerError(f"run {run} has no {SUMMARY} (training did not finish)")
+    if not paths.is_evaluated():
         raise TagformerError(f"run {run} has not been evaluated: run `tagformer evaluate {run}` first")
     try:
-        return {"summary": json.loads(summary_path.read_text()), "metrics": json.loads(metrics_path.read_text()),
-                "run": run, "mtime": summary_path.stat().st_mtime}
+        return {"summary": json.loads(paths.summary.read_text()), "metrics": json.loads(paths.metrics.read_text()),
+                "run": run, "mtime": paths.summary.stat().st_mtime}
     except json.JSONDecodeError as exc:
         raise TagformerError(f"cannot read the results of run {run}: {exc}") from exc
 
 
 def _name(summary: dict[str, Any]) -> str:
-    name = str(summary.get("preset") or summary.get("model"))
-    extra = summary.get("model_overrides") or {}
-    if extra:
-        name += "(" + ",".join(f"{k}={v}" for k, v in sorted(extra.items())) + ")"
-    return name
+    return configuration_name(str(summary.get("preset") or summary.get("model")), summary.get("model_overrides"))
 
 
 def _primary_rejection(metrics: dict[str, Any]) -> tuple[str, float | None]:
@@ -64,7 +64,8 @@ def compare_runs(runs: list[str | Path], warn: Callable[[str], None] | None = No
 
     Parameters and FLOPs per jet come from the most recently trained run of each group: when seeds of one
     configuration disagree (a run trained before a change to the model's implementation), ``warn`` is
-    told which values differ.
+    told which values differ. FLOPs follow the one convention (:func:`tagformer.eval.costs.run_flops`:
+    recounted for runs whose summary predates it), the figure ``tagformer profile`` reports.
     """
     if not runs:
         raise TagformerError("no runs given to compare")
@@ -75,12 +76,19 @@ def compare_runs(runs: list[str | Path], warn: Callable[[str], None] | None = No
         groups.setdefault(key, []).append(res)
     rows = []
     for (name, n_part), members in groups.items():
-        summary = max(members, key=lambda m: m["mtime"])["summary"]
-        for cost in ("params", "flops_per_jet"):
-            values = {m["run"].name: m["summary"].get(cost) for m in members}
+        newest = max(members, key=lambda m: m["mtime"])
+        summary = dict(newest["summary"])
+        cost = run_flops(newest["run"], summary)
+        if warn is not None and cost.note:
+            warn(cost.note)
+        summary["flops_per_jet"] = cost.flops_per_jet
+        for cost_key in ("params", "flops_per_jet"):
+            values = {m["run"].name: m["summary"].get(cost_key) for m in members
+                      if cost_key == "params" or m["summary"].get("flops_convention") == FLOPS_CONVENTION}
             if warn is not None and len(set(values.values())) > 1:
-                warn(f"{name}: {cost} differs between runs ({', '.join(f'{k} {v}' for k, v in values.items())}); "
-                     f"reporting the newest, {summary.get(cost)}")
+                warn(f"{name}: {cost_key} differs between runs "
+                     f"({', '.join(f'{k} {v}' for k, v in values.items())}); reporting the newest, "
+                     f"{summary.get(cost_key)}")
         row: dict[str, Any] = {"name": name, "model": summary.get("model"), "num_particles": n_part,
                                "seeds": len(members), "params": summary.get("params"),
                                "flops_per_jet": summary.get("flops_per_jet")}
@@ -153,10 +161,14 @@ def read_profile(path: str | Path) -> list[dict[str, str]]:
 
 
 def join_profile(rows: list[dict[str, Any]], profile: list[dict[str, str]]) -> list[dict[str, Any]]:
-    """Add latency (smallest batch) and throughput (largest batch) at the run's N from the profile rows."""
+    """Add latency (smallest batch) and throughput (largest batch) at the run's N from the profile rows.
+
+    A row matches profile rows of the same configuration name (``preset`` or ``preset(key=value,...)``,
+    as ``tagformer profile --set`` labels them) or, for a default preset, of its model name.
+    """
     out = []
     for r in rows:
-        key = r["name"].split("(")[0]
+        key = r["name"]
         hits = [p for p in profile if key in (p.get("preset"), p.get("model"))]
         same_n = [p for p in hits if str(p.get("particles")) == str(r["num_particles"])]
         hits = same_n or hits

@@ -1,15 +1,22 @@
-"""Evaluate a trained run on a split (or another file) with the run's own normalisation."""
+"""Evaluate a trained run on a split of its dataset (or on another file).
+
+The model normalises its raw input features itself (its ``input_norm`` holds the statistics fitted on
+the run's training split), so evaluation feeds the data pipeline's raw features straight in; runs saved
+before the encoder/heads split get the same statistics from ``normaliser.json`` when they are loaded
+(:func:`tagformer.rundir.load_run`).
+"""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tagformer.atomic import atomic_write_json
 from tagformer.errors import ConfigError, DataError
 from tagformer.eval.metrics import compute_metrics, convention_for, roc_for
+from tagformer.rundir import RunDir
 
 SPLITS = ("train", "val", "test")
 
@@ -54,11 +61,13 @@ def evaluate_run(run_dir: str | Path, data: str | None = None, split: str = "tes
                  device: str | None = None) -> dict[str, Any]:
     """Metrics of the run's best checkpoint on ``split`` (or on all of ``data``); writes ``RUN/metrics.json``.
 
+    ``split`` is a split of the run's own dataset, drawn exactly as in training (same files, fractions
+    and seed). ``data`` replaces the dataset: then every jet of that file is evaluated, whatever ``split``.
     Also writes ``RUN/roc.png`` and ``RUN/confusion.png`` when ``plots``. Returns the metrics dict.
     """
     import torch
 
-    from tagformer.train.load import load_run
+    from tagformer.rundir import load_run
 
     if split not in SPLITS:
         raise ConfigError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
@@ -78,10 +87,10 @@ def evaluate_run(run_dir: str | Path, data: str | None = None, split: str = "tes
         "num_particles": run.info.num_particles,
         "best_epoch": run.best.get("epoch"),
     })
-    out = Path(run_dir)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    paths = RunDir(run_dir)
+    atomic_write_json(paths.metrics, metrics)
     if plots:
-        write_plots(probs, labels, run.info.class_names, metrics, out)
+        write_plots(probs, labels, run.info.class_names, metrics, paths.root)
     return metrics
 
 
@@ -98,6 +107,7 @@ def write_plots(probs: np.ndarray, labels: np.ndarray, class_names: list[str], m
             curves[f"{spec.signal} vs {'+'.join(spec.background)}"] = roc
     name = metrics.get("preset") or metrics.get("model", "")
     title = f"{name} ({metrics.get('split', '')}, {metrics['num_jets']} jets)"
-    written = [plot_roc(curves, out / "roc.png", title)]
-    written.append(plot_confusion(metrics["confusion_matrix_normalised"], class_names, out / "confusion.png", title))
+    paths = RunDir(out)
+    written = [plot_roc(curves, paths.roc_plot, title)]
+    written.append(plot_confusion(metrics["confusion_matrix_normalised"], class_names, paths.confusion_plot, title))
     return written

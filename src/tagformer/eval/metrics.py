@@ -1,4 +1,4 @@
-"""The one set of metric definitions (DESIGN.md §5; written out in docs/metrics.md).
+"""The one set of metric definitions (written out, with the conventions per dataset, in docs/metrics.md).
 
 - accuracy: fraction of jets whose argmax class equals the label;
 - per-class AUC: one-vs-rest ROC AUC of the softmax output p_c (``sklearn.metrics.roc_auc_score``);

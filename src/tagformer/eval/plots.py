@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from tagformer.atomic import atomic_path
+
 
 @contextlib.contextmanager
 def _style() -> Iterator[Any]:
@@ -33,8 +35,11 @@ def _save(plt: Any, fig: Any, ax: Any, path: Path, title: str = "") -> None:
     if title:
         ax.set_title(title, fontsize=14)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=100, format="png")
+    finally:
+        plt.close(fig)
 
 
 def plot_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, title: str = "") -> Path:

@@ -1,4 +1,4 @@
-"""ONNX export of a tagger with its input normalisation inside the graph, and onnxruntime helpers.
+"""ONNX export of a tagger (its input normalisation included), and onnxruntime helpers.
 
 Input contract of every exported graph (see docs/deploy.md):
 
@@ -13,8 +13,9 @@ logits     (B, C)          float32  output: class logits (softmax gives probabil
 =========  ==============  =======  ==========================================================
 
 ``B`` and ``N`` are dynamic axes (models with a fixed sequence length, e.g. Linformer, need
-``N <= num_particles`` of the run). The normalisation ``(x - mean) / std`` with padded slots set to 0 is
-the first node of the graph, with the mean and std fitted on the run's training split.
+``N <= num_particles`` of the run). The graph is the tagger itself: its first node is the tagger's own
+:class:`~tagformer.models.input_norm.InputNorm`, ``(x - mean) / std`` with padded slots set to 0, whose
+statistics (fitted on the run's training split) are buffers saved with the weights.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from tagformer.atomic import atomic_path
 from tagformer.data.batch import JetBatch
 from tagformer.errors import ModelError
 
@@ -34,40 +36,29 @@ INPUT_NAMES = ("features", "p4", "mask")
 OUTPUT_NAMES = ("logits",)
 
 
-class NormalisedTagger(nn.Module):
-    """``model`` preceded by the run's feature standardisation; takes plain tensors (ONNX-friendly).
+class TensorTagger(nn.Module):
+    """``tagger`` called with plain tensors ``(features, p4, mask)`` instead of a JetBatch (ONNX-friendly).
+
+    It only packs the tensors into a :class:`~tagformer.data.batch.JetBatch`: the features are raw, the
+    tagger normalises them itself.
 
     Parameters
     ----------
-    model : a zoo model mapping JetBatch -> logits.
-    mean, std : per-feature standardisation (length F); padded slots are set to 0 after it.
+    tagger : a model mapping a JetBatch of raw features to logits (what ``create_model`` returns).
     """
 
-    def __init__(self, model: nn.Module, mean: Any, std: Any) -> None:
+    def __init__(self, tagger: nn.Module) -> None:
         super().__init__()
-        self.model = model
-        self.register_buffer("mean", torch.as_tensor(np.asarray(mean), dtype=torch.float32))
-        self.register_buffer("std", torch.as_tensor(np.asarray(std), dtype=torch.float32))
-
-    @classmethod
-    def from_state(cls, model: nn.Module, normaliser_state: dict[str, Any]) -> NormalisedTagger:
-        """Build from a run's ``normaliser.json`` state (:class:`tagformer.data.normalise.Normaliser`)."""
-        from tagformer.data.normalise import Normaliser
-
-        norm = Normaliser.from_state(normaliser_state)
-        return cls(model, norm.mean, norm.std)
-
-    def normalise(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        x = (features - self.mean) / self.std
-        return torch.where(mask.unsqueeze(-1), x, torch.zeros((), dtype=x.dtype))
+        self.tagger = tagger
 
     def forward(self, features: torch.Tensor, p4: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        batch = JetBatch(features=self.normalise(features, mask), p4=p4, mask=mask)
-        return self.model(batch)
+        return self.tagger(JetBatch(features=features, p4=p4, mask=mask))
 
 
 def export_onnx(module: nn.Module, example: JetBatch, path: str | Path, *, name: str = "model") -> Path:
     """Export ``module(features, p4, mask) -> logits`` to ``path`` with dynamic batch and particle axes.
+
+    ``module`` takes plain tensors (e.g. :class:`TensorTagger`); it is put in eval mode.
 
     ``example`` provides example inputs (at least 2 jets and 2 particles, or torch.export specialises
     the axis). Raises :class:`ModelError` if the model cannot be exported.
@@ -91,7 +82,8 @@ def export_onnx(module: nn.Module, example: JetBatch, path: str | Path, *, name:
         raise ModelError(f"{name} cannot be exported to ONNX: {_root_cause(exc)}") from exc
     if program is None:
         raise ModelError(f"{name} cannot be exported to ONNX: torch.onnx.export returned nothing")
-    program.save(str(path))
+    with atomic_path(path) as tmp:
+        program.save(str(tmp))
     return path
 
 

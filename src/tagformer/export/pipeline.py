@@ -1,21 +1,21 @@
-"""Export a trained run: ONNX with normalisation in the graph, parity on the test split, optional int8.
+"""Export a trained run: ONNX (normalisation inside the tagger), parity on the test split, optional int8.
 
 ``export_run(RUN)`` writes into ``RUN/export/`` (or ``out_dir``):
 
 - ``model.onnx``       fp32 graph, inputs (features raw, p4, mask) -> logits (see :mod:`.onnx`);
 - ``model.int8.onnx``  with ``int8=True``: dynamically quantised copy;
-- ``export.json``      input contract, class names, feature set and ordering, normalisation, parity of
-                       onnxruntime against torch on the run's test split, int8 accuracy change.
+- ``export.json``      input contract, class names, feature set and ordering, the input normalisation held
+                       by the graph, parity of onnxruntime against torch on the run's test split, int8
+                       accuracy change.
 
-Parity is measured on held-out jets: the run's test split, loaded through the run's own data pipeline
-(``JetDataModule`` with the saved normalisation). The loader yields normalised features; the raw features
-fed to the graph are recovered exactly by inverting that affine map on real particles
-(``x * std + mean``), so the graph's own normalisation node is part of what is checked.
+Parity is measured on held-out jets: the run's test split, loaded through the run's own data pipeline,
+which yields raw features. The same raw features are fed to the torch tagger and to the graph (the int8
+graph too), so the graph's normalisation node is part of what is checked. Runs saved before the
+encoder/heads split are upgraded on load (:func:`tagformer.rundir.load_run`) and export the same way.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +24,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from tagformer.atomic import atomic_write_json
 from tagformer.data.batch import JetBatch
 from tagformer.errors import ModelError, TagformerError
-from tagformer.export.onnx import NormalisedTagger, export_onnx, onnx_logits, onnx_session
+from tagformer.export.onnx import TensorTagger, export_onnx, onnx_logits, onnx_session
 from tagformer.export.parity import compare_logits
 from tagformer.export.quantize import quantize_int8
+from tagformer.rundir import LoadedRun, RunDir, load_run
 
 ONNX_NAME = "model.onnx"
 INT8_NAME = "model.int8.onnx"
@@ -39,27 +41,24 @@ PARITY_TOLERANCE = 1e-4
 
 @dataclass
 class HeldOutJets:
-    """Held-out jets in both forms: ``raw`` for the graph, ``batch`` (normalised) for torch."""
+    """Held-out jets (raw features) as numpy arrays for the graph and as batches for torch."""
 
-    raw_features: np.ndarray
+    features: np.ndarray
     p4: np.ndarray
     mask: np.ndarray
     labels: np.ndarray
     batches: list[JetBatch]
 
 
-def held_out_jets(loaded: Any, max_jets: int | None = None) -> HeldOutJets:
-    """The run's test split (up to ``max_jets``) through the run's data pipeline and normalisation."""
+def held_out_jets(loaded: LoadedRun, max_jets: int | None = None) -> HeldOutJets:
+    """The run's test split (up to ``max_jets``) through the run's data pipeline: raw features."""
     from tagformer.data.datamodule import JetDataModule
-    from tagformer.data.normalise import Normaliser
 
-    norm = Normaliser.from_state(loaded.normaliser_state)
     try:
         dm = JetDataModule(loaded.data_config, normaliser_state=loaded.normaliser_state)
-        loader = dm.test_dataloader()
         batches: list[JetBatch] = []
         seen = 0
-        for batch in loader:
+        for batch in dm.test_dataloader():
             if max_jets is not None and seen + len(batch) > max_jets:
                 batch = batch.select(slice(0, max_jets - seen))
             batches.append(JetBatch(features=batch.features, p4=batch.p4, mask=batch.mask, labels=batch.labels))
@@ -70,11 +69,10 @@ def held_out_jets(loaded: Any, max_jets: int | None = None) -> HeldOutJets:
         raise TagformerError(f"cannot load the test split of {loaded.run_dir}: {exc}") from exc
     if not batches:
         raise TagformerError(f"the test split of {loaded.run_dir} has no jets; nothing to check parity on")
-    feats = torch.cat([b.features for b in batches]).numpy()
-    mask = torch.cat([b.mask for b in batches]).numpy()
-    raw = np.where(mask[..., None], feats * norm.std.astype(np.float32) + norm.mean.astype(np.float32), 0.0)
-    return HeldOutJets(raw_features=raw.astype(np.float32), p4=torch.cat([b.p4 for b in batches]).numpy(),
-                    mask=mask, labels=torch.cat([b.labels for b in batches]).numpy(), batches=batches)
+    return HeldOutJets(features=torch.cat([b.features for b in batches]).float().numpy(),
+                       p4=torch.cat([b.p4 for b in batches]).float().numpy(),
+                       mask=torch.cat([b.mask for b in batches]).numpy(),
+                       labels=torch.cat([b.labels for b in batches]).numpy(), batches=batches)
 
 
 def torch_logits(model: torch.nn.Module, batches: list[JetBatch]) -> np.ndarray:
@@ -84,7 +82,7 @@ def torch_logits(model: torch.nn.Module, batches: list[JetBatch]) -> np.ndarray:
 
 def graph_logits(path: Path, jets: HeldOutJets, threads: int | None = None, chunk: int = 1024) -> np.ndarray:
     session = onnx_session(path, threads)
-    parts = [onnx_logits(session, jets.raw_features[i:i + chunk], jets.p4[i:i + chunk], jets.mask[i:i + chunk])
+    parts = [onnx_logits(session, jets.features[i:i + chunk], jets.p4[i:i + chunk], jets.mask[i:i + chunk])
              for i in range(0, len(jets.labels), chunk)]
     return np.concatenate(parts)
 
@@ -93,7 +91,7 @@ def _targets(out_dir: Path, int8: bool) -> list[Path]:
     return [out_dir / ONNX_NAME, out_dir / REPORT_NAME] + ([out_dir / INT8_NAME] if int8 else [])
 
 
-def _check_exportable(loaded: Any) -> str:
+def _check_exportable(loaded: LoadedRun) -> str:
     from tagformer.models.registry import resolve
 
     entry, preset = resolve(loaded.config.model.name)
@@ -111,11 +109,9 @@ def export_run(run_dir: str | Path, out_dir: str | Path | None = None, *, int8: 
     Raises :class:`TagformerError` for a missing/incomplete run, an existing export without
     ``overwrite``, or a model that cannot be exported.
     """
-    from tagformer.train import load_run
-
     say = log or (lambda _msg: None)
     loaded = load_run(run_dir)
-    out = Path(out_dir) if out_dir is not None else Path(run_dir) / "export"
+    out = Path(out_dir) if out_dir is not None else RunDir(run_dir).export
     existing = [p for p in _targets(out, int8) if p.exists()]
     if existing and not overwrite:
         raise TagformerError(f"{existing[0]} already exists; pass --overwrite to replace the export")
@@ -124,13 +120,13 @@ def export_run(run_dir: str | Path, out_dir: str | Path | None = None, *, int8: 
     preset = _check_exportable(loaded)
     say(f"loading the test split of {run_dir}")
     jets = held_out_jets(loaded, max_jets)
-    wrapper = NormalisedTagger.from_state(loaded.model, loaded.normaliser_state).eval()
-    example = JetBatch(features=torch.from_numpy(jets.raw_features[:4]), p4=torch.from_numpy(jets.p4[:4]),
+    example = JetBatch(features=torch.from_numpy(jets.features[:4]), p4=torch.from_numpy(jets.p4[:4]),
                        mask=torch.from_numpy(jets.mask[:4]))
     if len(example) < 2:
         example = example.select(torch.tensor([0, 0]))
     say(f"exporting {loaded.config.model.name} to {out / ONNX_NAME}")
-    onnx_path = export_onnx(wrapper, example, out / ONNX_NAME, name=f"model {loaded.config.model.name!r}")
+    onnx_path = export_onnx(TensorTagger(loaded.model), example, out / ONNX_NAME,
+                            name=f"model {loaded.config.model.name!r}")
     reference = torch_logits(loaded.model, jets.batches)
     fp32 = graph_logits(onnx_path, jets, threads)
     report: dict[str, Any] = {
@@ -149,7 +145,8 @@ def export_run(run_dir: str | Path, out_dir: str | Path | None = None, *, int8: 
         "class_names": list(loaded.info.class_names),
         "ordering": loaded.data_config.ordering,
         "num_particles": loaded.info.num_particles,
-        "normaliser": loaded.normaliser_state,
+        "normaliser": _graph_normalisation(loaded),
+        "legacy_checkpoint": loaded.legacy,
         "parity": {**compare_logits(reference, fp32, jets.labels), "split": "test",
                    "tolerance": PARITY_TOLERANCE},
     }
@@ -160,14 +157,15 @@ def export_run(run_dir: str | Path, out_dir: str | Path | None = None, *, int8: 
         report["int8"] = {"onnx": str(int8_path), "method": "onnxruntime quantize_dynamic, QInt8 weights",
                           **compare_logits(fp32, graph_logits(int8_path, jets, threads), jets.labels),
                           "split": "test"}
-    (out / REPORT_NAME).write_text(json.dumps(report, indent=2, default=_jsonable) + "\n")
+    atomic_write_json(out / REPORT_NAME, report)
     return report
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)
+def _graph_normalisation(loaded: LoadedRun) -> dict[str, Any]:
+    """The standardisation inside the graph (the tagger's ``input_norm`` buffers), with its feature names."""
+    norm = loaded.model.input_norm
+    return {"feature_set": loaded.data_config.feature_set, "feature_names": list(loaded.info.feature_names),
+            "mean": [float(x) for x in norm.mean], "std": [float(x) for x in norm.std]}
 
 
 def iter_summary(report: dict[str, Any]) -> Iterator[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from tagformer.atomic import atomic_path
 from tagformer.errors import ModelError
 
 
@@ -32,7 +33,8 @@ def quantize_int8(src: str | Path, dst: str | Path, *, per_channel: bool = False
     quiet = logging.getLogger().level
     logging.getLogger().setLevel(logging.ERROR)
     try:
-        quantize_dynamic(stripped, dst, weight_type=QuantType.QInt8, per_channel=per_channel)
+        with atomic_path(dst) as tmp:
+            quantize_dynamic(stripped, tmp, weight_type=QuantType.QInt8, per_channel=per_channel)
     except Exception as exc:  # onnxruntime raises plain exceptions for unsupported graphs
         raise ModelError(f"cannot quantise {src} to int8: {exc}") from exc
     finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tagformer.data.features import HLS4ML16
 from tagformer.data.formats.base import (
     JetArrays,
     check_finite,
@@ -22,8 +23,6 @@ from tagformer.errors import DataError
 NAME = "hls4ml"
 CLASS_NAMES = ["g", "q", "w", "z", "t"]
 SUFFIXES = (".h5", ".hdf5")
-PARTICLE_FEATURES = ["px", "py", "pz", "e", "erel", "pt", "ptrel", "eta", "etarel", "etarot", "phi",
-                     "phirel", "phirot", "deltaR", "costheta", "costhetarel"]
 #: Published column layout of ``jets``: labels g, q, w, z, t in columns 53-57 of 59.
 PUBLISHED_LABEL_COLUMNS = (53, 54, 55, 56, 57)
 
@@ -88,10 +87,10 @@ def _layout(f, path: str, n_jet_cols: int) -> tuple[list[int], list[int], list[i
         raise DataError(f"{path}: 'particleFeatureNames' lists {len(pnames)} names for 16 columns.")
     pnames = pnames[:16]
     if pnames:
-        missing = [c for c in PARTICLE_FEATURES if c not in pnames]
+        missing = [c for c in HLS4ML16 if c not in pnames]
         if missing:
             raise DataError(f"{path}: 'particleFeatureNames' lacks {missing}.")
-        part_cols = [pnames.index(c) for c in PARTICLE_FEATURES]
+        part_cols = [pnames.index(c) for c in HLS4ML16]
     else:
         part_cols = list(range(16))
     jnames = [_short(n) for n in _names(f, "jetFeatureNames")]
@@ -140,5 +139,5 @@ def read(path: str, start: int = 0, stop: int | None = None) -> JetArrays:
     mask = mask_from_p4(p4)
     p4[~mask] = 0.0
     return JetArrays(p4=p4, mask=mask, labels=labels, class_names=list(CLASS_NAMES), format=NAME,
-                     extras={"hls4ml16": parts}, extra_names={"hls4ml16": list(PARTICLE_FEATURES)},
+                     extras={"hls4ml16": parts}, extra_names={"hls4ml16": list(HLS4ML16)},
                      jet=jet_feats, jet_names=jet_names, sources=[path])

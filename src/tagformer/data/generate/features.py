@@ -32,11 +32,11 @@ import awkward as ak
 import numpy as np
 
 from tagformer import kinematics as kin
+from tagformer.data.features import HLS4ML16
 
-PARTICLE_FEATURE_NAMES: tuple[str, ...] = (
-    "j1_px", "j1_py", "j1_pz", "j1_e", "j1_erel", "j1_pt", "j1_ptrel", "j1_eta", "j1_etarel", "j1_etarot",
-    "j1_phi", "j1_phirel", "j1_phirot", "j1_deltaR", "j1_costheta", "j1_costhetarel",
-)
+#: ``particleFeatureNames`` of generated files: :data:`tagformer.data.features.HLS4ML16` with the
+#: published files' ``j1_`` prefix (the reader strips it).
+PARTICLE_FEATURE_NAMES: tuple[str, ...] = tuple(f"j1_{name}" for name in HLS4ML16)
 
 
 def padded_p4(constituents: ak.Array, n_particles: int) -> tuple[np.ndarray, np.ndarray]:

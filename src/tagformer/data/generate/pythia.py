@@ -14,7 +14,7 @@ from tagformer.errors import ConfigError
 
 _W_HADRONIC = ("24:onMode = off", "24:onIfAny = 1 2 3 4 5")
 
-#: Pythia settings selecting the hard process of each class (DESIGN.md §4.1).
+#: Pythia settings selecting the hard process of each class (also listed in docs/data.md, "Processes").
 PROCESSES: dict[str, tuple[str, ...]] = {
     "t": ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on", *_W_HADRONIC),
     "w": ("WeakBosonAndParton:qqbar2Wg = on", "WeakBosonAndParton:qg2Wq = on", *_W_HADRONIC),

@@ -15,6 +15,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tagformer.atomic import atomic_write_text
 from tagformer.data.generate.config import GenerateConfig
 from tagformer.data.generate.progress import JetProgress
 from tagformer.data.generate.shard import ShardSpec, generate_shard, plan_shards
@@ -80,9 +81,7 @@ def prepare_parts(config: GenerateConfig) -> Path:
         return parts
     try:
         parts.mkdir(parents=True, exist_ok=True)
-        tmp = parts / f".{SETTINGS_FILE}.tmp{os.getpid()}"
-        tmp.write_text(json.dumps(config.physics_settings(), sort_keys=True, indent=1))
-        os.replace(tmp, settings)
+        atomic_write_text(settings, json.dumps(config.physics_settings(), sort_keys=True, indent=1))
     except OSError as exc:
         raise DataError(f"cannot write shards into {parts}: {exc.strerror}") from None
     return parts

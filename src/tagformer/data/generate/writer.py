@@ -1,4 +1,4 @@
-"""HDF5 output in the hls4ml layout, written atomically (temporary file + ``os.replace``).
+"""HDF5 output in the hls4ml layout, written atomically (:func:`tagformer.atomic.atomic_path`).
 
 Layout of a generated file (and of each shard):
 
@@ -11,13 +11,12 @@ Layout of a generated file (and of each shard):
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
+from tagformer.atomic import atomic_path
 from tagformer.data.generate.config import ALL_CLASSES
 from tagformer.data.generate.features import PARTICLE_FEATURE_NAMES
 from tagformer.data.generate.jets import OBSERVABLE_NAMES
@@ -43,26 +42,18 @@ def write_arrays(path: Path, constituents: np.ndarray, jets: np.ndarray, attrs: 
     """
     import h5py
 
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with h5py.File(tmp, "w", track_order=True) as f:
-            chunks = (min(chunk_jets, max(len(constituents), 1)), *constituents.shape[1:])
-            f.create_dataset("jetConstituentList", data=constituents, chunks=chunks, track_times=False)
-            f.create_dataset("jets", data=jets, track_times=False)
-            f.create_dataset("jetFeatureNames", data=_names(JET_FEATURE_NAMES), track_times=False)
-            f.create_dataset("particleFeatureNames", data=_names(PARTICLE_FEATURE_NAMES), track_times=False)
-            for key, value in attrs.items():
-                f.attrs[key] = value
-            if metadata is not None:
-                group = f.create_group("metadata", track_order=True)
-                for key, value in metadata.items():
-                    group.attrs[key] = value
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    with atomic_path(path, fsync=False) as tmp, h5py.File(tmp, "w", track_order=True) as f:
+        chunks = (min(chunk_jets, max(len(constituents), 1)), *constituents.shape[1:])
+        f.create_dataset("jetConstituentList", data=constituents, chunks=chunks, track_times=False)
+        f.create_dataset("jets", data=jets, track_times=False)
+        f.create_dataset("jetFeatureNames", data=_names(JET_FEATURE_NAMES), track_times=False)
+        f.create_dataset("particleFeatureNames", data=_names(PARTICLE_FEATURE_NAMES), track_times=False)
+        for key, value in attrs.items():
+            f.attrs[key] = value
+        if metadata is not None:
+            group = f.create_group("metadata", track_order=True)
+            for key, value in metadata.items():
+                group.attrs[key] = value
 
 
 def _shard_error(path: Path, problem: str) -> DataError:

@@ -2,18 +2,20 @@
 
 Generates a small 5-class dataset if none exists, trains three contrasting trigger-size models for a few
 minutes each on CPU, evaluates them and compares them. Idempotent: finished steps are reused, an
-interrupted training run resumes from its last checkpoint.
+interrupted training run resumes from its last checkpoint. It drives data generation, training and
+evaluation, so it sits above ``tagformer.train`` and ``tagformer.eval`` (neither imports it).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tagformer.atomic import atomic_write_json, atomic_write_text
 from tagformer.errors import TagformerError
+from tagformer.rundir import RunDir
 
 #: One pick per group, the first registered name wins: a baseline, full attention, an efficient model.
 CANDIDATES: tuple[tuple[str, ...], ...] = (
@@ -74,16 +76,11 @@ def ensure_data(cfg: QuickstartConfig, say: Callable[[str], None]) -> Path:
     return Path(generate(gen, show_progress=True))
 
 
-def _fresh(run_dir: Path) -> bool:
-    metrics, best = run_dir / "metrics.json", run_dir / "checkpoints" / "best.pt"
-    return metrics.exists() and best.exists() and metrics.stat().st_mtime >= best.stat().st_mtime
-
-
 def run_quickstart(cfg: QuickstartConfig, say: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the whole demo; returns ``{"runs": [...], "table": markdown, "plots": [...]}``."""
+    from tagformer.config import build_config
     from tagformer.eval.compare import compare_runs, to_csv, to_markdown, write_plots
     from tagformer.eval.evaluate import evaluate_run
-    from tagformer.config import build_config
     from tagformer.train.run import train
 
     cfg.out.mkdir(parents=True, exist_ok=True)
@@ -93,11 +90,12 @@ def run_quickstart(cfg: QuickstartConfig, say: Callable[[str], None] = print) ->
     runs = []
     for i, name in enumerate(models, 1):
         run_dir = cfg.out / "runs" / f"{name}-seed{cfg.seed}"
+        paths = RunDir(run_dir)
         runs.append(run_dir)
-        if (run_dir / "summary.json").exists():
+        if paths.is_finished():
             say(f"[quickstart] ({i}/{len(models)}) {name}: already trained, reusing {run_dir}")
         else:
-            resume = (run_dir / "config.yaml").exists()
+            resume = paths.is_run()
             say(f"[quickstart] ({i}/{len(models)}) {'resuming' if resume else 'training'} {name} -> {run_dir}")
             overrides = [f"trainer.max_epochs={cfg.max_epochs}", f"trainer.max_time_s={cfg.max_time_s}",
                          f"data.num_particles={cfg.num_particles}", f"seed={cfg.seed}", *cfg.extra_overrides]
@@ -105,13 +103,13 @@ def run_quickstart(cfg: QuickstartConfig, say: Callable[[str], None] = print) ->
             summary = train(run_cfg, run_dir, resume=resume)
             say(f"[quickstart] {name}: best epoch {summary['best_epoch']}, "
                 f"val_acc {summary['val'].get('val_acc', float('nan')):.4f}, {summary['wall_time_s']:.0f} s")
-        if not _fresh(run_dir):
+        if not paths.metrics_are_fresh():
             m = evaluate_run(run_dir)
             say(f"[quickstart] {name}: test accuracy {m['accuracy']:.4f}, macro AUC {m['auc_macro']:.4f}")
     rows = compare_runs(runs)
     table = to_markdown(rows)
-    (cfg.out / "compare.md").write_text(table)
-    (cfg.out / "compare.csv").write_text(to_csv(rows))
+    atomic_write_text(cfg.out / "compare.md", table)
+    atomic_write_text(cfg.out / "compare.csv", to_csv(rows))
     plots = write_plots(rows, cfg.out / "plots")
-    (cfg.out / "quickstart.json").write_text(json.dumps({"data": str(data), "runs": [str(r) for r in runs]}) + "\n")
+    atomic_write_json(cfg.out / "quickstart.json", {"data": str(data), "runs": [str(r) for r in runs]}, indent=None)
     return {"runs": runs, "table": table, "plots": plots}
