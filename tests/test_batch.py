@@ -38,3 +38,20 @@ def test_validate_rejects_bad_shapes(field, value):
 def test_batch_is_a_dataclass_of_tensors():
     b = JetBatch(features=torch.zeros(1, 2, 3), p4=torch.zeros(1, 2, 4), mask=torch.ones(1, 2, dtype=torch.bool))
     assert b.labels is None and b.weight is None and len(b) == 1
+
+
+def test_named_targets_follow_select_to_and_replace():
+    b = random_jets(batch=5, particles=8)
+    b = b.replace(targets={"mass": torch.arange(5.0), "flavour": torch.tensor([0, 1, 0, 1, 1])}).validate()
+    sub = b.select(torch.tensor([4, 0]))
+    assert torch.equal(sub.targets["mass"], torch.tensor([4.0, 0.0]))
+    assert torch.equal(sub.targets["flavour"], torch.tensor([1, 0]))
+    moved = b.to("meta")
+    assert all(v.device.type == "meta" for v in moved.targets.values())
+    assert b.targets["mass"].device.type == "cpu"  # a copy, the original is untouched
+    assert b.replace(targets=None).targets is None
+
+
+def test_validate_rejects_targets_of_another_batch_size():
+    with pytest.raises(ValueError, match=r"targets\['mass'\]"):
+        random_jets(batch=4).replace(targets={"mass": torch.zeros(3)}).validate()

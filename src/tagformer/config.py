@@ -5,21 +5,55 @@ Merge order (later wins): the packaged ``configs/base.yaml``, the packaged ``con
 flags (``--model``, ``--data``), then dotted ``key=value`` overrides whose values are parsed with
 ``yaml.safe_load`` (never ``eval``). Every section forbids unknown keys; model arguments are checked
 against the model's constructor through the registry.
+
+The model name is resolved by the registry once per config (:func:`resolve_model`); the result rides on
+the validated config as ``cfg.model.choice`` (entry and preset) for everything downstream.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from tagformer.data.config import DataConfig
 from tagformer.errors import ConfigError, TagformerError
+
+if TYPE_CHECKING:
+    from tagformer.models.registry import ModelEntry
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A model or preset name as the registry resolved it.
+
+    Attributes
+    ----------
+    name : the name as given (model or preset).
+    entry : the registry entry (class, presets, capabilities).
+    preset : the preset ``name`` selects (the model's default preset when ``name`` is a model).
+    """
+
+    name: str
+    entry: ModelEntry
+    preset: str
+
+
+def resolve_model(name: str) -> ModelChoice:
+    """Resolve ``name`` with :func:`tagformer.models.registry.resolve`; ConfigError if it is unknown."""
+    from tagformer.models import registry
+
+    try:
+        entry, preset = registry.resolve(str(name))
+    except TagformerError as exc:
+        raise ConfigError(str(exc)) from exc
+    return ModelChoice(str(name), entry, preset)
 
 
 class _Strict(BaseModel):
@@ -31,10 +65,19 @@ class ModelConfig(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     name: str = "transformer"
+    _choice: ModelChoice | None = PrivateAttr(default=None)
 
     @property
     def overrides(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
+
+    @property
+    def choice(self) -> ModelChoice:
+        """What ``name`` resolves to: set once when the config is validated (resolved again only if
+        ``name`` was changed since)."""
+        if self._choice is None or self._choice.name != self.name:
+            self._choice = resolve_model(self.name)
+        return self._choice
 
 
 class OptimConfig(_Strict):
@@ -81,16 +124,8 @@ class RunConfig(_Strict):
     schedule: ScheduleConfig = ScheduleConfig()
     trainer: TrainerConfig = TrainerConfig()
 
-    def data_config(self) -> DataConfig:
-        """The validated :class:`~tagformer.data.config.DataConfig`."""
-        if self.data is None:
-            raise ConfigError("no dataset given: pass --data PATH (or set data.path in the config)")
-        return self.data
-
     def to_dict(self) -> dict[str, Any]:
-        out = self.model_dump(mode="json")
-        out["data"] = self.data.model_dump(mode="json") if isinstance(self.data, BaseModel) else self.data
-        return out
+        return self.model_dump(mode="json")
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -163,8 +198,12 @@ def _format_error(exc: ValidationError, source: str) -> str:
     return f"bad config value for {loc!r} in {source}: {err['msg']}"
 
 
-def validate_config(raw: Mapping[str, Any], source: str = "the merged config") -> RunConfig:
-    """Validate a merged dict into a :class:`RunConfig`, checking data and model keys too."""
+def validate_config(raw: Mapping[str, Any], source: str = "the merged config",
+                    choice: ModelChoice | None = None) -> RunConfig:
+    """Validate a merged dict into a :class:`RunConfig`, checking data and model keys too.
+
+    ``choice`` is the already resolved model when the caller has it (else ``model.name`` is resolved here).
+    """
     try:
         cfg = RunConfig.model_validate({k: v for k, v in raw.items() if k != "data"})
     except ValidationError as exc:
@@ -182,10 +221,12 @@ def validate_config(raw: Mapping[str, Any], source: str = "the merged config") -
         if err["type"] == "extra_forbidden":
             raise ConfigError(f"unknown config key {loc!r} in {source}") from exc
         raise ConfigError(f"bad config value for {loc!r} in {source}: {err['msg']}") from exc
+    if choice is not None and choice.name == cfg.model.name:
+        cfg.model._choice = choice
     from tagformer.models.registry import model_kwargs
 
     try:
-        model_kwargs(cfg.model.name, **cfg.model.overrides)
+        model_kwargs(cfg.model.choice.preset, **cfg.model.overrides)
     except TagformerError as exc:
         raise ConfigError(f"{exc} (config: {source})") from exc
     return cfg
@@ -207,15 +248,10 @@ def build_config(
     user = _read_yaml(Path(config_file)) if config_file else {}
     merged = dict(base) if base is not None else (packaged_config("base") or {})
     name = (dotted.get("model") or {}).get("name") or model or (user.get("model") or {}).get("name")
-    name = name or (merged.get("model") or {}).get("name")
-    if base is None and name:
-        from tagformer.models.registry import resolve
-
-        try:
-            entry, _ = resolve(str(name))
-        except TagformerError as exc:
-            raise ConfigError(str(exc)) from exc
-        for key in dict.fromkeys([entry.name, str(name)]):
+    name = name or (merged.get("model") or {}).get("name") or ModelConfig().name
+    choice = resolve_model(str(name))
+    if base is None:
+        for key in dict.fromkeys([choice.entry.name, choice.name]):
             extra = packaged_config(key)
             if extra:
                 merged = deep_merge(merged, extra)
@@ -231,18 +267,15 @@ def build_config(
     user_ordering = (dotted.get("data") or {}).get("ordering") or (user.get("data") or {}).get("ordering")
     if base is not None:  # a saved config: its ordering was already decided
         user_ordering = user_ordering or (base.get("data") or {}).get("ordering")
-    merged = _apply_model_ordering(merged, user_ordering)
-    return validate_config(merged, source)
+    final = str((merged.get("model") or {}).get("name") or choice.name)
+    if final != choice.name:  # a packaged model config renamed the model
+        choice = resolve_model(final)
+    merged = _apply_model_ordering(merged, choice.entry, user_ordering)
+    return validate_config(merged, source, choice)
 
 
-def _apply_model_ordering(merged: dict[str, Any], user_ordering: str | None) -> dict[str, Any]:
+def _apply_model_ordering(merged: dict[str, Any], entry: ModelEntry, user_ordering: str | None) -> dict[str, Any]:
     """Default the data ordering to the one the model declares; warn if the user asked for another."""
-    from tagformer.models.registry import resolve
-
-    try:
-        entry, _ = resolve(str((merged.get("model") or {}).get("name", "")))
-    except TagformerError as exc:
-        raise ConfigError(str(exc)) from exc
     wanted = entry.capabilities.order_dependent
     if not wanted:
         return merged

@@ -11,7 +11,9 @@ import torch
 
 from tagformer.data import DataConfig, JetBatch, JetDataModule
 from tagformer.data.collate import LoaderJetBatch, collate_jets
+from tagformer.data.normalise import Normaliser
 from tagformer.errors import ConfigError, DataError
+from tagformer.models.input_norm import InputNorm
 
 
 def _jet_ids(batches) -> np.ndarray:
@@ -38,10 +40,74 @@ def test_in_memory_batches_and_info(hls_dir):
     b = batches[0].validate()
     assert b.features.shape == (8, 16, 3) and b.p4.shape == (8, 16, 4) and b.labels.dtype == torch.int64
     assert b.jet is not None and b.jet.shape == (8, 53)
-    feats = torch.cat([x.features[x.mask] for x in batches])
-    assert feats.mean(0).abs().max() < 1e-3 and (feats.std(0) - 1).abs().max() < 1e-2
+    raw = torch.cat([x.features[x.mask] for x in batches])
+    assert raw[:, 0].mean() > 10  # raw pT in GeV: the model standardises, not the loader
     assert all((x.features[~x.mask] == 0).all() for x in batches)
+    norm = InputNorm(info.in_features)
+    state = dm.normaliser_state()
+    norm.set_stats(state["mean"], state["std"])
+    feats = torch.cat([norm(x.features, x.mask)[x.mask] for x in batches])
+    assert feats.mean(0).abs().max() < 1e-3 and (feats.std(0) - 1).abs().max() < 1e-2
     assert dm.info.truncation["train"]["particles_dropped"] > 0
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_raw_features_through_input_norm_equal_the_old_normalised_inputs(hls_dir, streaming):
+    """Loaders used to yield ``Normaliser.apply(features, mask)``; they now yield the raw features and the
+    model's InputNorm, holding the same statistics, must give exactly those inputs."""
+    dm = JetDataModule(DataConfig(path=str(hls_dir), feature_set="part_kin", num_particles=16, batch_size=8,
+                                  streaming=streaming, shuffle_buffer=30))
+    normaliser = Normaliser.from_state(dm.normaliser_state())
+    norm = InputNorm(len(normaliser.mean))
+    norm.set_stats(normaliser.mean, normaliser.std)
+    checked = 0
+    for batch in dm.val_dataloader():
+        old = normaliser.apply(batch.features.numpy(), batch.mask.numpy())
+        new = norm(batch.features, batch.mask)
+        assert torch.equal(new, torch.from_numpy(old))
+        checked += len(batch)
+    assert checked > 0
+
+
+def test_data_plan_is_resolved_once(hls_dir, monkeypatch):
+    import tagformer.data.datamodule as datamodule
+
+    calls = []
+    real = datamodule.plan_splits
+    monkeypatch.setattr(datamodule, "plan_splits", lambda *a: calls.append(a) or real(*a))
+    dm = JetDataModule(DataConfig(path=str(hls_dir), num_particles=8, batch_size=16))
+    assert dm.info.num_classes == 5
+    dm.setup("fit")
+    dm.normaliser_state()
+    dm.setup("fit")  # Lightning calls it again: nothing is read or resolved twice
+    list(dm.train_dataloader()), list(dm.val_dataloader()), list(dm.test_dataloader())
+    assert len(calls) == 1
+    assert set(dm.info.truncation) == {"train", "val", "test"}
+
+
+def test_a_carved_test_split_is_the_same_alone_or_with_training(hls_dir):
+    """Reading only the test split (evaluation) gives the jets it held when training read every split."""
+    cfg = DataConfig(path=str(hls_dir), num_particles=30, batch_size=16, max_jets=50)
+    full = JetDataModule(cfg)
+    full.setup()
+    alone = JetDataModule(cfg, normaliser_state=full.normaliser_state())
+    alone.setup("test")
+    assert set(alone.info.truncation) == {"test"}  # the training split was not prepared
+    np.testing.assert_array_equal(_jet_ids(alone.test_dataloader()), _jet_ids(full.test_dataloader()))
+
+
+def test_named_targets_travel_with_the_batches(hls_dir):
+    from tagformer.data.dataset import InMemoryJetDataset
+
+    dm = JetDataModule(DataConfig(path=str(hls_dir), num_particles=8, batch_size=4))
+    dm.setup("fit")
+    prepared = dm._prepared["val"]
+    prepared.targets = {"mass": np.arange(len(prepared), dtype=np.float32)}
+    batch = InMemoryJetDataset(prepared)[[3, 1]].validate()
+    assert torch.equal(batch.targets["mass"], torch.tensor([3.0, 1.0]))
+    both = collate_jets([batch, batch.select(slice(0, 1))])
+    assert torch.equal(both.targets["mass"], torch.tensor([3.0, 1.0, 3.0]))
+    assert isinstance(both, LoaderJetBatch) and both.to("meta").targets["mass"].device.type == "meta"
 
 
 def test_splits_disjoint_cover_everything_and_match_streaming(hls_dir):
@@ -57,7 +123,7 @@ def test_splits_disjoint_cover_everything_and_match_streaming(hls_dir):
     for split in ("train", "val", "test"):
         got = _jet_ids(getattr(stream, f"{split}_dataloader")())
         np.testing.assert_array_equal(np.sort(got), np.sort(ids[split]))
-    # val streams in file order; same jets, same normalised features as in memory
+    # val streams in file order; same jets, same (raw) features as in memory
     mv = next(iter(mem.val_dataloader()))
     sv = next(iter(stream.val_dataloader()))
     torch.testing.assert_close(mv.features, sv.features)

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from tagformer.errors import ConfigError
 from tagformer.config import build_config, deep_merge, packaged_config, parse_overrides
+from tagformer.errors import ConfigError
 
 
 def test_dotted_overrides_are_parsed_as_yaml_not_eval():

@@ -9,9 +9,9 @@ import pytest
 import torch
 from tinydata import TINY_OVERRIDES
 
-from tagformer.errors import ConfigError, TagformerError
 from tagformer.config import build_config
-from tagformer.train.load import load_run
+from tagformer.errors import ConfigError, TagformerError
+from tagformer.rundir import load_run
 from tagformer.train.run import train
 
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tagformer.errors import ConfigError
+
+if TYPE_CHECKING:
+    from tagformer.config import RunConfig
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,11 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _default_run_dir(cfg: object) -> Path:
-    from tagformer.models.registry import resolve
-
-    _, preset = resolve(cfg.model.name)  # type: ignore[attr-defined]
-    return Path("runs") / f"{preset}-seed{cfg.seed}"  # type: ignore[attr-defined]
+def _default_run_dir(cfg: RunConfig) -> Path:
+    """``runs/<preset>-seed<seed>`` (the preset the config's model name resolved to)."""
+    return Path("runs") / f"{cfg.model.choice.preset}-seed{cfg.seed}"
 
 
 def run(args: argparse.Namespace) -> int:

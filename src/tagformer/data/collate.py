@@ -14,21 +14,36 @@ class LoaderJetBatch(JetBatch):
     """A :class:`JetBatch` the DataLoader can pin (``pin_memory=True`` calls :meth:`pin_memory`)."""
 
     def pin_memory(self) -> LoaderJetBatch:
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        return LoaderJetBatch(**{k: (v.pin_memory() if isinstance(v, torch.Tensor) else v)
-                                 for k, v in values.items()})
+        return self.map_tensors(lambda t: t.pin_memory())  # type: ignore[return-value]
+
+
+def _tensor(a: np.ndarray, dtype: type) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(a, dtype=dtype))
 
 
 def batch_from_numpy(features: np.ndarray, p4: np.ndarray, mask: np.ndarray, labels: np.ndarray,
-                     jet: np.ndarray | None = None) -> LoaderJetBatch:
-    """Wrap numpy arrays (no copy where dtypes already match) as a batch."""
+                     jet: np.ndarray | None = None,
+                     targets: dict[str, np.ndarray] | None = None) -> LoaderJetBatch:
+    """Wrap numpy arrays (no copy where dtypes already match) as a batch; ``targets`` keep their dtype."""
     return LoaderJetBatch(
-        features=torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)),
-        p4=torch.from_numpy(np.ascontiguousarray(p4, dtype=np.float32)),
-        mask=torch.from_numpy(np.ascontiguousarray(mask, dtype=bool)),
-        labels=torch.from_numpy(np.ascontiguousarray(labels, dtype=np.int64)),
-        jet=None if jet is None else torch.from_numpy(np.ascontiguousarray(jet, dtype=np.float32)),
+        features=_tensor(features, np.float32),
+        p4=_tensor(p4, np.float32),
+        mask=_tensor(mask, bool),
+        labels=_tensor(labels, np.int64),
+        jet=None if jet is None else _tensor(jet, np.float32),
+        targets={k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in targets.items()} if targets else None,
     )
+
+
+def _concat(values: list) -> torch.Tensor | dict[str, torch.Tensor] | None:
+    if any(v is None for v in values):
+        return None
+    if isinstance(values[0], dict):
+        keys = set(values[0])
+        if any(set(v) != keys for v in values):
+            raise ValueError(f"cannot collate batches with different targets: {[sorted(v) for v in values]}")
+        return {k: torch.cat([v[k] for v in values]) for k in values[0]}
+    return torch.cat(values)
 
 
 def collate_jets(items: list[JetBatch]) -> LoaderJetBatch:
@@ -37,11 +52,7 @@ def collate_jets(items: list[JetBatch]) -> LoaderJetBatch:
         item = items[0]
         return item if isinstance(item, LoaderJetBatch) else LoaderJetBatch(
             **{f.name: getattr(item, f.name) for f in fields(item)})
-    out = {}
-    for f in fields(JetBatch):
-        values = [getattr(x, f.name) for x in items]
-        out[f.name] = None if any(v is None for v in values) else torch.cat(values)
-    return LoaderJetBatch(**out)
+    return LoaderJetBatch(**{f.name: _concat([getattr(x, f.name) for x in items]) for f in fields(JetBatch)})
 
 
 def keep_batch(batch: JetBatch) -> JetBatch:

@@ -1,12 +1,18 @@
-"""The one entry point training code uses: a typed :class:`DataConfig` and :class:`JetDataModule`."""
+"""The one entry point training code uses: :class:`JetDataModule` over a typed :class:`DataConfig`.
+
+Batches carry **raw** features (padded slots 0): standardisation belongs to the model
+(:class:`~tagformer.models.input_norm.InputNorm`). The data module still fits that standardisation on the
+real particles of the training split (:meth:`JetDataModule.normaliser_state`), for the run to copy into
+the model and save as ``normaliser.json``.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import lightning
 import numpy as np
-import pydantic
 import torch
-from pydantic import ConfigDict
 from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
 
 from tagformer.data.batch import JetBatch
@@ -23,15 +29,51 @@ from tagformer.data.splits import SPLIT_IDS, SplitPlan, jet_split, plan_splits
 from tagformer.data.streaming import StreamingJetDataset, StreamSpec, fit_normaliser_streaming
 from tagformer.errors import ConfigError, DataError
 
+__all__ = ["DataConfig", "DataPlan", "JetDataModule"]
+
+#: Splits each Lightning stage needs.
+STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
+
+
+@dataclass(frozen=True)
+class DataPlan:
+    """Where each split comes from and what the files are: decided once per data module (no jets read).
+
+    Attributes
+    ----------
+    splits : files per split and the fractions carved from the training files.
+    format : reader name (one for every split).
+    class_names : label order of the reader.
+    """
+
+    splits: SplitPlan
+    format: str
+    class_names: tuple[str, ...]
+
+    @classmethod
+    def resolve(cls, c: DataConfig) -> DataPlan:
+        """Find the files of every split and their format; DataError if the splits disagree."""
+        splits = plan_splits(c.path, c.val_path, c.test_path, c.val_fraction, c.test_fraction)
+        fmt = c.format or detect_format(splits.files["train"])
+        for split, files in splits.files.items():
+            other = c.format or detect_format(files)
+            if other != fmt:
+                raise DataError(f"{files[0]}: {split} split is {other} but the training split is {fmt}.")
+        return cls(splits, fmt, tuple(get_reader(fmt).CLASS_NAMES))
+
 
 class JetDataModule(lightning.LightningDataModule):
-    """Reads a dataset once, fits the normalisation on its training split, and serves :class:`JetBatch`.
+    """Reads a dataset once and serves :class:`JetBatch` objects of raw features.
+
+    The split plan is resolved once (first use) and each split is prepared once, whichever of
+    :meth:`setup`, the loaders or :meth:`normaliser_state` asks first.
 
     Parameters
     ----------
     config : DataConfig
     normaliser_state : dict, optional
-        A state from :meth:`normaliser_state` of a previous run, re-applied instead of fitting.
+        A state from :meth:`normaliser_state` of a previous run, kept instead of fitting one (so the
+        training split need not be read).
     """
 
     def __init__(self, config: DataConfig, normaliser_state: dict | None = None):
@@ -45,128 +87,131 @@ class JetDataModule(lightning.LightningDataModule):
         if config.ordering not in ORDERINGS:
             raise ConfigError(f"unknown ordering '{config.ordering}'; choose one of {', '.join(ORDERINGS)}.")
         self._names = feature_names(config.feature_set)
-        self._plan: SplitPlan | None = None
-        self._format: str | None = None
+        self._plan: DataPlan | None = None
         self._normaliser = None if normaliser_state is None else Normaliser.from_state(normaliser_state)
         if self._normaliser is not None:
             self._normaliser.check_compatible(config.feature_set, self._names)
         self._prepared: dict[str, Prepared] = {}
+        self._specs: dict[str, StreamSpec] = {}
         self._datasets: dict[str, torch.utils.data.Dataset] = {}
         self._stats: dict[str, TruncationStats] = {}
 
-    # -- resolution (cheap: no jets read) ---------------------------------------------------------
-    def _resolve(self) -> tuple[SplitPlan, str]:
+    # -- what the data are (cheap: no jets read) --------------------------------------------------
+    @property
+    def plan(self) -> DataPlan:
+        """The split plan and format, resolved on first use and kept."""
         if self._plan is None:
-            c = self.config
-            plan = plan_splits(c.path, c.val_path, c.test_path, c.val_fraction, c.test_fraction)
-            fmt = c.format or detect_format(plan.files["train"])
-            for split, files in plan.files.items():
-                other = c.format or detect_format(files)
-                if other != fmt:
-                    raise DataError(f"{files[0]}: {split} split is {other} but the training split is {fmt}.")
-            self._plan, self._format = plan, fmt
-        return self._plan, self._format
+            self._plan = DataPlan.resolve(self.config)
+        return self._plan
 
     @property
     def info(self) -> DatasetInfo:
-        _, fmt = self._resolve()
-        classes = list(get_reader(fmt).CLASS_NAMES)
-        c = self.config
-        return DatasetInfo(format=fmt, class_names=classes, num_classes=len(classes),
-                           in_features=len(self._names), num_particles=c.num_particles,
-                           feature_names=list(self._names), feature_set=c.feature_set, ordering=c.ordering,
+        plan, c = self.plan, self.config
+        return DatasetInfo(format=plan.format, class_names=list(plan.class_names),
+                           num_classes=len(plan.class_names), in_features=len(self._names),
+                           num_particles=c.num_particles, feature_names=list(self._names),
+                           feature_set=c.feature_set, ordering=c.ordering,
                            truncation={k: v.as_dict() for k, v in self._stats.items()})
 
     # -- in memory ----------------------------------------------------------------------------------
-    def _read_prepare(self, files: list[str], fmt: str, splits: tuple[str, ...],
+    def _read_prepare(self, files: list[str], feeds: tuple[str, ...], keep: set[str],
                       fractions: dict[str, float]) -> None:
-        """Read ``files`` one at a time, assign jets to ``splits`` (by hash when ``fractions``), prepare each
-        file's share and keep only the prepared arrays (peak memory ~ one raw file + prepared data)."""
+        """Read ``files`` one at a time, assign jets to the splits they ``feeds`` (by hash when ``fractions``),
+        prepare the shares of the splits in ``keep`` and keep only those arrays (peak memory ~ one raw file
+        + prepared data). Every fed split is counted, prepared or not, so ``max_jets`` stops reading at the
+        same file whichever splits are kept: a split holds the same jets in every command."""
         c = self.config
-        rngs = {s: np.random.default_rng([c.seed, SPLIT_IDS[s]]) for s in splits}
-        parts: dict[str, list[Prepared]] = {s: [] for s in splits}
-        counts = dict.fromkeys(splits, 0)
+        rngs = {s: np.random.default_rng([c.seed, SPLIT_IDS[s]]) for s in keep}
+        parts: dict[str, list[Prepared]] = {s: [] for s in keep}
+        counts = dict.fromkeys(feeds, 0)
         for file_no, path in enumerate(files):
-            if c.max_jets is not None and counts[splits[0]] >= c.max_jets:
-                break  # the first split (train when read) is full; carved splits keep their share
-            stop = None if fractions or c.max_jets is None else c.max_jets - counts[splits[0]]
-            arrays = read_files([path], fmt, stop)
+            if c.max_jets is not None and counts[feeds[0]] >= c.max_jets:
+                break  # the first split (train when carved) is full; carved splits keep their share
+            stop = None if fractions or c.max_jets is None else c.max_jets - counts[feeds[0]]
+            arrays = read_files([path], self.plan.format, stop)
             ids = None
             if fractions:
                 ids = jet_split((file_no << FILE_SHIFT) | np.arange(len(arrays), dtype=np.int64), fractions,
                                 c.seed)
-            for s in splits:
+            for s in feeds:
                 share = arrays if ids is None else arrays.select(np.flatnonzero(ids == SPLIT_IDS[s]))
                 if c.max_jets is not None:
                     share = share.select(slice(0, c.max_jets - counts[s]))
-                if len(share):
+                if len(share) and s in keep:
                     parts[s].append(prepare(share, c.feature_set, c.num_particles, c.ordering, rngs[s]))
-                    counts[s] += len(share)
-        for s in splits:
+                counts[s] += len(share)
+        for s in keep:
             if not parts[s]:
                 raise DataError(f"{files[0]}: the {s} split received no jets (too few jets for the split "
                                 "fractions?).")
             self._prepared[s] = concat_prepared(parts[s])
             self._stats[s] = self._prepared[s].stats
 
-    def _load_in_memory(self, wanted: set[str]) -> None:
-        plan, fmt = self._resolve()
-        base = wanted | ({"train"} if self._normaliser is None else set())
-        need = {s for s in base if s not in self._prepared}
-        if "train" in need or set(plan.fractions) & need:
-            splits = tuple(s for s in ("train", *plan.fractions) if s not in self._prepared)
-            self._read_prepare(plan.files["train"], fmt, splits, dict(plan.fractions))
-        for split in sorted(need - set(self._prepared)):
-            self._read_prepare(plan.files[split], fmt, (split,), {})
+    def _load_in_memory(self, need: set[str]) -> None:
+        """Prepare the splits in ``need``: one pass over the training files for it and the carved splits."""
+        splits = self.plan.splits
+        carved = need & ({"train"} | set(splits.fractions))
+        if carved:
+            self._read_prepare(splits.files["train"], ("train", *splits.fractions), carved,
+                               dict(splits.fractions))
+        for split in sorted(need - carved):
+            self._read_prepare(splits.files[split], (split,), {split}, {})
 
-    # -- Lightning hooks ----------------------------------------------------------------------------
-    def setup(self, stage: str | None = None) -> None:
-        wanted = {"fit": {"train", "val"}, "validate": {"val"}, "test": {"test"},
-                  "predict": {"test"}}.get(stage or "", {"train", "val", "test"})
-        c = self.config
-        plan, _ = self._resolve()
-        wanted = {s for s in wanted if plan.has(s)}
-        if c.streaming:
-            self._setup_streaming(wanted)
-            return
-        self._load_in_memory(wanted)
-        if self._normaliser is None:
-            train = self._prepared["train"]
-            self._normaliser = Normaliser.fit(train.features, train.mask, c.feature_set, self._names)
-        for split in wanted:
-            if split not in self._datasets:
-                self._datasets[split] = InMemoryJetDataset(self._prepared[split], self._normaliser)
-
+    # -- streaming ----------------------------------------------------------------------------------
     def _spec(self, split: str) -> StreamSpec:
-        plan, fmt = self._resolve()
-        c = self.config
-        files = plan.files[split] if split in plan.files else plan.files["train"]
-        carve = split not in plan.files or (split == "train" and bool(plan.fractions))
-        return StreamSpec(files=files, format=fmt, split=split, feature_set=c.feature_set,
-                          num_particles=c.num_particles, ordering=c.ordering, batch_size=c.batch_size,
-                          shuffle=split == "train", shuffle_buffer=c.shuffle_buffer, seed=c.seed,
-                          chunk_size=min(10_000, c.shuffle_buffer),
-                          fractions=dict(plan.fractions) if carve else {}, max_jets=c.max_jets)
+        if split not in self._specs:
+            splits, c = self.plan.splits, self.config
+            files = splits.files[split] if split in splits.files else splits.files["train"]
+            carve = split not in splits.files or (split == "train" and bool(splits.fractions))
+            self._specs[split] = StreamSpec(
+                files=files, format=self.plan.format, split=split, feature_set=c.feature_set,
+                num_particles=c.num_particles, ordering=c.ordering, batch_size=c.batch_size,
+                shuffle=split == "train", shuffle_buffer=c.shuffle_buffer, seed=c.seed,
+                chunk_size=min(10_000, c.shuffle_buffer), fractions=dict(splits.fractions) if carve else {},
+                max_jets=c.max_jets)
+        return self._specs[split]
 
-    def _setup_streaming(self, wanted: set[str]) -> None:
+    # -- preparing splits ---------------------------------------------------------------------------
+    def _ensure(self, splits: tuple[str, ...] | set[str]) -> None:
+        """Build the datasets of ``splits`` not built yet (splits the plan does not have stay absent)."""
+        need = {s for s in splits if self.plan.splits.has(s) and s not in self._datasets}
+        if not need:
+            return
+        if self.config.streaming:
+            for split in need:
+                self._datasets[split] = StreamingJetDataset(self._spec(split))
+            return
+        self._load_in_memory(need)
+        for split in need:
+            self._datasets[split] = InMemoryJetDataset(self._prepared[split])
+
+    def setup(self, stage: str | None = None) -> None:
+        """Prepare the splits of ``stage`` (all three when None); a split already prepared is kept."""
+        self._ensure(STAGE_SPLITS.get(stage or "", ("train", "val", "test")))
+
+    @property
+    def normaliser(self) -> Normaliser:
+        """The feature standardisation: the one given, else fitted on the training split's real particles."""
         if self._normaliser is None:
-            self._normaliser = fit_normaliser_streaming(self._spec("train"), self._names,
-                                                        min(self.config.shuffle_buffer, 100_000))
-        for split in wanted:
-            if split not in self._datasets:
-                self._datasets[split] = StreamingJetDataset(self._spec(split), self._normaliser)
+            if self.config.streaming:
+                self._normaliser = fit_normaliser_streaming(self._spec("train"), self._names,
+                                                            min(self.config.shuffle_buffer, 100_000))
+            else:
+                self._ensure(("train",))
+                train = self._prepared["train"]
+                self._normaliser = Normaliser.fit(train.features, train.mask, self.config.feature_set,
+                                                  self._names)
+        return self._normaliser
 
     def normaliser_state(self) -> dict:
-        """JSON-serialisable normalisation fitted on the training split (fits it if needed)."""
-        if self._normaliser is None:
-            self.setup("fit")
-        return self._normaliser.state_dict()
+        """JSON-serialisable state of :attr:`normaliser` (fits it if needed)."""
+        return self.normaliser.state_dict()
 
+    # -- loaders ------------------------------------------------------------------------------------
     def _loader(self, split: str) -> DataLoader | list:
-        if not self._resolve()[0].has(split):
+        if not self.plan.splits.has(split):
             return []  # e.g. val_fraction=0 and no val files: Lightning skips the loop
-        if split not in self._datasets:
-            self.setup({"train": "fit", "val": "validate", "test": "test"}[split])
+        self._ensure((split,))
         ds, c = self._datasets[split], self.config
         common = dict(collate_fn=keep_batch, num_workers=c.num_workers, pin_memory=torch.cuda.is_available())
         if isinstance(ds, StreamingJetDataset):

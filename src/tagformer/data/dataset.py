@@ -6,7 +6,6 @@ import torch
 from torch.utils.data import BatchSampler, Dataset
 
 from tagformer.data.collate import LoaderJetBatch
-from tagformer.data.normalise import Normaliser
 from tagformer.data.pipeline import Prepared
 
 
@@ -17,20 +16,22 @@ class JetBatchSampler(BatchSampler):
 
 
 class InMemoryJetDataset(Dataset):
-    """A split held as tensors; ``dataset[list_of_indices]`` returns one :class:`LoaderJetBatch`.
+    """A split held as tensors (raw features, shared with ``prepared``: no copy); ``dataset[indices]``
+    returns one :class:`LoaderJetBatch`.
 
     Use with ``DataLoader(ds, batch_sampler=BatchSampler(...), collate_fn=keep_batch)``: the loader calls
     :meth:`__getitems__` with a batch of indices, so a batch is one fancy-indexing operation per tensor
     rather than B single-jet reads and a collate (and Lightning can still swap in a distributed sampler).
     """
 
-    def __init__(self, prepared: Prepared, normaliser: Normaliser):
-        feats = normaliser.apply(prepared.features, prepared.mask)
-        self.features = torch.from_numpy(feats)
+    def __init__(self, prepared: Prepared):
+        self.features = torch.from_numpy(prepared.features)
         self.p4 = torch.from_numpy(prepared.p4)
         self.mask = torch.from_numpy(prepared.mask)
         self.labels = torch.from_numpy(prepared.labels)
         self.jet = None if prepared.jet is None else torch.from_numpy(prepared.jet)
+        self.targets = None if prepared.targets is None else {
+            k: torch.from_numpy(v) for k, v in prepared.targets.items()}
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -42,4 +43,6 @@ class InMemoryJetDataset(Dataset):
     def __getitems__(self, idx: list[int] | torch.Tensor) -> LoaderJetBatch:
         idx = torch.as_tensor(idx, dtype=torch.long)
         return LoaderJetBatch(features=self.features[idx], p4=self.p4[idx], mask=self.mask[idx],
-                              labels=self.labels[idx], jet=None if self.jet is None else self.jet[idx])
+                              labels=self.labels[idx], jet=None if self.jet is None else self.jet[idx],
+                              targets=None if self.targets is None else {
+                                  k: v[idx] for k, v in self.targets.items()})

@@ -49,7 +49,10 @@ class TruncationStats:
 
 @dataclass
 class Prepared:
-    """Model-ready numpy arrays (features not yet normalised)."""
+    """Model-ready numpy arrays: raw features (the model standardises them), padded slots 0.
+
+    ``targets`` holds further named per-jet targets (``{name: (n, ...)}``) when the data provide them.
+    """
 
     features: np.ndarray  # (n, N, F) float32
     p4: np.ndarray  # (n, N, 4) float32
@@ -57,6 +60,17 @@ class Prepared:
     labels: np.ndarray  # (n,) int64
     jet: np.ndarray | None
     stats: TruncationStats
+    targets: dict[str, np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def take(self, index: np.ndarray | slice) -> Prepared:
+        """The jets at ``index``; truncation counts stay with the source (the result's are empty)."""
+        return Prepared(features=self.features[index], p4=self.p4[index], mask=self.mask[index],
+                        labels=self.labels[index], jet=None if self.jet is None else self.jet[index],
+                        stats=TruncationStats(),
+                        targets=None if self.targets is None else {k: v[index] for k, v in self.targets.items()})
 
 
 def _pad_to(a: np.ndarray, n: int) -> np.ndarray:
@@ -114,7 +128,10 @@ def concat_prepared(parts: list[Prepared]) -> Prepared:
     for p in parts:
         stats = stats.add(p.stats)
     jets = [p.jet for p in parts]
+    targets = [p.targets for p in parts]
     return Prepared(features=np.concatenate([p.features for p in parts]),
                     p4=np.concatenate([p.p4 for p in parts]), mask=np.concatenate([p.mask for p in parts]),
                     labels=np.concatenate([p.labels for p in parts]),
-                    jet=None if any(j is None for j in jets) else np.concatenate(jets), stats=stats)
+                    jet=None if any(j is None for j in jets) else np.concatenate(jets), stats=stats,
+                    targets=None if any(t is None for t in targets)
+                    else {k: np.concatenate([t[k] for t in targets]) for k in targets[0]})

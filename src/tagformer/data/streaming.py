@@ -4,6 +4,7 @@ Work is cut into units (file, start, stop) of ``chunk_size`` jets (a whole file 
 process (and each distributed rank) takes every k-th unit, so no jet is read twice. Within a worker the
 unit order is shuffled per epoch; prepared jets go into a buffer of at most ``shuffle_buffer`` jets, and
 whenever a new chunk overflows it, the buffer is permuted and full batches are emitted until it fits again.
+Features are yielded raw (the model standardises them), padded slots 0, as by the in-memory dataset.
 
 Memory bound per worker: (shuffle_buffer + chunk_size) prepared jets of N x (F + 4 + 1) values, plus one
 raw chunk as read from disk.
@@ -21,7 +22,7 @@ from tagformer.data.collate import LoaderJetBatch, batch_from_numpy
 from tagformer.data.formats import FILE_SHIFT, get_reader, iter_chunks
 from tagformer.data.formats.base import JetArrays
 from tagformer.data.normalise import Normaliser
-from tagformer.data.pipeline import prepare
+from tagformer.data.pipeline import Prepared, concat_prepared, prepare
 from tagformer.data.splits import SPLIT_IDS, jet_split
 
 
@@ -66,9 +67,8 @@ def _rank_and_world() -> tuple[int, int]:
 class StreamingJetDataset(IterableDataset):
     """Yields :class:`LoaderJetBatch` objects (use ``DataLoader(ds, batch_size=None)``)."""
 
-    def __init__(self, spec: StreamSpec, normaliser: Normaliser):
+    def __init__(self, spec: StreamSpec):
         self.spec = spec
-        self.normaliser = normaliser
         self.units = work_units(spec.files, spec.format, spec.chunk_size)
         self.epoch = 0
 
@@ -104,46 +104,41 @@ class StreamingJetDataset(IterableDataset):
         cap = None
         if spec.max_jets is not None:
             cap = spec.max_jets // slots + (1 if slot < spec.max_jets % slots else 0)
-        buffer: list[tuple[np.ndarray, ...]] = []
+        buffer: list[Prepared] = []
         held = seen = 0
         for chunk in self._chunks(units):
             if cap is not None:
                 chunk = chunk.select(slice(0, cap - seen))
             seen += len(chunk)
-            prep = prepare(chunk, spec.feature_set, spec.num_particles, spec.ordering, rng)
-            feats = self.normaliser.apply(prep.features, prep.mask)
-            jet = prep.jet if prep.jet is not None else np.zeros((len(chunk), 0), np.float32)
-            buffer.append((feats, prep.p4, prep.mask, prep.labels, jet))
+            buffer.append(prepare(chunk, spec.feature_set, spec.num_particles, spec.ordering, rng))
             held += len(chunk)
             if not spec.shuffle:
                 yield from self._emit(buffer, None, final=False)
-                held = sum(len(b[3]) for b in buffer)
+                held = sum(map(len, buffer))
             elif held > spec.shuffle_buffer:
                 yield from self._emit(buffer, rng, final=False, keep=spec.shuffle_buffer)
-                held = sum(len(b[3]) for b in buffer)
+                held = sum(map(len, buffer))
             if cap is not None and seen >= cap:
                 break
         yield from self._emit(buffer, rng if spec.shuffle else None, final=True)
 
-    def _emit(self, buffer: list, rng: np.random.Generator | None, final: bool,
+    def _emit(self, buffer: list[Prepared], rng: np.random.Generator | None, final: bool,
               keep: int = 0) -> Iterator[LoaderJetBatch]:
         """Emit full batches from ``buffer`` (in place) until at most ``keep`` jets remain (all if final)."""
         if not buffer:
             return
-        cols = [np.concatenate(c) if len(buffer) > 1 else c[0] for c in zip(*buffer)]
-        n, bs = len(cols[3]), self.spec.batch_size
+        held = concat_prepared(buffer)
+        n, bs = len(held), self.spec.batch_size
         order = rng.permutation(n) if rng is not None else np.arange(n)
         n_out = n if final else max(0, -(-(n - keep) // bs) * bs if keep else (n // bs) * bs)
         n_out = min(n_out, n)
         for lo in range(0, n_out, bs):
-            idx = order[lo:min(lo + bs, n_out)]
-            has_jet = cols[4].shape[1] > 0
-            yield batch_from_numpy(cols[0][idx], cols[1][idx], cols[2][idx], cols[3][idx],
-                                   cols[4][idx] if has_jet else None)
+            part = held.take(order[lo:min(lo + bs, n_out)])
+            yield batch_from_numpy(part.features, part.p4, part.mask, part.labels, part.jet, part.targets)
         rest = order[n_out:]
         buffer.clear()
         if len(rest):
-            buffer.append(tuple(c[rest] for c in cols))
+            buffer.append(held.take(rest))
 
 
 def fit_normaliser_streaming(spec: StreamSpec, feature_names: list[str], max_jets: int) -> Normaliser:
@@ -153,8 +148,7 @@ def fit_normaliser_streaming(spec: StreamSpec, feature_names: list[str], max_jet
     for u in units:
         by_file.setdefault(u[0], []).append(u)
     ordered = [u for k in range(max(len(v) for v in by_file.values())) for v in by_file.values() if k < len(v)]
-    ds = StreamingJetDataset(spec, Normaliser(spec.feature_set, feature_names,
-                                              np.zeros(len(feature_names)), np.ones(len(feature_names))))
+    ds = StreamingJetDataset(spec)
     feats, masks, total = [], [], 0
     rng = np.random.default_rng(spec.seed)
     for chunk in ds._chunks(ordered):

@@ -1,6 +1,7 @@
-"""Training harness: typed configs, the Lightning wrapper, callbacks, runs and :func:`load_run`.
+"""Training harness: the Lightning module over tasks, callbacks and one training run.
 
-``from tagformer.train import load_run, train, build_config`` (imported lazily so the CLI stays fast).
+``from tagformer.train import train, build_config, load_run`` (imported lazily so the CLI stays fast;
+configs live in :mod:`tagformer.config`, run directories and :func:`load_run` in :mod:`tagformer.rundir`).
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ __all__ = ["DatasetInfo", "LoadedRun", "RunConfig", "build_config", "load_run", 
 _WHERE = {
     "DatasetInfo": "tagformer.data.info",
     "train": "tagformer.train.run",
-    "LoadedRun": "tagformer.train.load",
-    "load_run": "tagformer.train.load",
+    "LoadedRun": "tagformer.rundir",
+    "load_run": "tagformer.rundir",
     "RunConfig": "tagformer.config",
     "build_config": "tagformer.config",
 }

@@ -105,15 +105,22 @@ class BestWeights(L.Callback):
 class EpochMetrics(L.Callback):
     """One row per completed epoch in ``metrics.csv`` (rewritten atomically, unique by epoch).
 
+    Columns: ``epoch, step``, ``train_<name>`` and ``val_<name>`` for each name the module logs
+    (``TaggerModule.metric_names``: ``loss, acc`` for one classification task), then ``lr, epoch_time_s``.
+
     A row is written at the end of each epoch, before that epoch's checkpoint; if a kill falls in between,
     the resumed run finishes the epoch again and replaces its row, so no completed epoch is lost or doubled.
     """
 
-    FIELDS = ("epoch", "step", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time_s")
-
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._t0 = time.perf_counter()
+
+    @staticmethod
+    def fields(names: list[str]) -> list[str]:
+        """The CSV columns for the logged ``names``."""
+        return ["epoch", "step", *(f"train_{n}" for n in names), *(f"val_{n}" for n in names), "lr",
+                "epoch_time_s"]
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._t0 = time.perf_counter()
@@ -128,22 +135,16 @@ class EpochMetrics(L.Callback):
         if trainer.sanity_checking or not trainer.is_global_zero:
             return
         metrics = trainer.callback_metrics
-        means = pl_module.train_epoch_means()  # type: ignore[attr-defined]
+        names = pl_module.metric_names()  # type: ignore[attr-defined]
         lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else float("nan")
-        row = {
-            "epoch": int(trainer.current_epoch),
-            "step": int(trainer.global_step),
-            "train_loss": means["train_loss"],
-            "train_acc": means["train_acc"],
-            "val_loss": float(metrics["val_loss"]) if "val_loss" in metrics else "",
-            "val_acc": float(metrics["val_acc"]) if "val_acc" in metrics else "",
-            "lr": lr,
-            "epoch_time_s": round(time.perf_counter() - self._t0, 3),
-        }
+        row: dict[str, Any] = {"epoch": int(trainer.current_epoch), "step": int(trainer.global_step)}
+        row.update(pl_module.train_epoch_means())  # type: ignore[attr-defined]
+        row.update({f"val_{n}": float(metrics[f"val_{n}"]) if f"val_{n}" in metrics else "" for n in names})
+        row.update({"lr": lr, "epoch_time_s": round(time.perf_counter() - self._t0, 3)})
         rows = [r for r in self.read() if int(r["epoch"]) != row["epoch"]] + [row]
         rows.sort(key=lambda r: int(r["epoch"]))
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=self.FIELDS)
+        writer = csv.DictWriter(buf, fieldnames=self.fields(names), restval="", extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
         atomic_write_bytes(self.path, buf.getvalue().encode())

@@ -1,25 +1,29 @@
-"""LightningModule wrapping any zoo model: loss, accuracy, throughput, optimiser and LR schedule.
+"""LightningModule training a :class:`~tagformer.models.tagger.Tagger` on its tasks: losses, metrics,
+throughput, optimiser and LR schedule.
 
-The wrapped model knows nothing about training; this module owns the loss (cross entropy, per-jet
-weights when the batch has them), the metrics it logs and the optimiser. A non-finite loss stops the run
-with a :class:`~tagformer.errors.TagformerError` naming the step, before any optimiser update, so the
-last checkpoint on disk stays the last good one.
+Neither the model nor this module owns a loss: each :class:`~tagformer.tasks.base.Task` reads its head's
+output and its target from the batch; the training loss is the sum of ``task.weight x task.loss``. With
+one task the logged names are ``loss`` and the task's metrics (``acc`` for classification), ``val_``
+prefixed in validation; with several, ``loss`` is the total and each task adds ``<name>_loss`` and
+``<name>_<metric>``. A non-finite loss stops the run with a :class:`~tagformer.errors.TagformerError`
+naming the step, before any optimiser update, so the last checkpoint on disk stays the last good one.
+Epoch sums stay on the device (no host synchronisation per step beyond that finiteness check).
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import lightning as L
 import torch
-import torch.nn.functional as F
-from torch import nn
 
+from tagformer.config import OptimConfig, ScheduleConfig
 from tagformer.data.batch import JetBatch
 from tagformer.errors import TagformerError
-from tagformer.config import OptimConfig, ScheduleConfig
+from tagformer.tasks.base import Task
 
 
 class NonFiniteLossError(TagformerError):
@@ -47,44 +51,100 @@ def lr_factor(step: int, total: int, schedule: ScheduleConfig) -> float:
     return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+class EpochSums:
+    """Jet-weighted sums of per-batch values over one epoch, kept on the values' device.
+
+    Float64 where the device has it (MPS does not: float32 there), so the epoch means match sums of
+    Python floats to rounding.
+    """
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor | float] = {}
+        self.count = 0.0
+
+    def add(self, values: dict[str, torch.Tensor], n: int) -> None:
+        for name, value in values.items():
+            v = value.detach()
+            v = v.to(torch.float32 if v.device.type == "mps" else torch.float64) * n
+            self.sums[name] = self.sums.get(name, 0.0) + v
+        self.count += n
+
+    def means(self) -> dict[str, float]:
+        count = max(self.count, 1.0)
+        return {name: float(total) / count for name, total in self.sums.items()}
+
+    def state_dict(self) -> dict[str, float]:
+        return {"count": self.count, **{name: float(total) for name, total in self.sums.items()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.count = float(state.get("count", 0.0))
+        self.sums = {k: float(v) for k, v in state.items() if k != "count"}
+
+
 class TaggerModule(L.LightningModule):
-    """Train a JetBatch -> logits model with cross entropy.
+    """Train a tagger's heads on their tasks.
 
     Parameters
     ----------
-    model : the tagger (``forward(JetBatch) -> (B, C)`` logits).
+    model : a :class:`~tagformer.models.tagger.Tagger` (``forward_heads(JetBatch) -> {head: output}``)
+        with a head for every task.
+    tasks : what to train; ``task.name`` picks the head.
     optim, schedule : optimiser and learning-rate schedule settings.
     """
 
-    def __init__(self, model: nn.Module, optim: OptimConfig, schedule: ScheduleConfig) -> None:
+    def __init__(self, model: torch.nn.Module, tasks: Sequence[Task], optim: OptimConfig,
+                 schedule: ScheduleConfig) -> None:
         super().__init__()
+        if not tasks:
+            raise ValueError("a training module needs at least one task")
+        heads = getattr(model, "heads", {})
+        missing = [t.name for t in tasks if t.name not in heads]
+        if missing:
+            raise ValueError(f"the model has no head for task(s) {missing}; heads: {list(heads)}")
         self.model = model
+        self.tasks = tuple(tasks)
         self.optim_cfg = optim
         self.schedule_cfg = schedule
-        self._sums = {"loss": 0.0, "correct": 0.0, "count": 0.0}
+        self._sums = EpochSums()
         self._t0: float | None = None
+
+    def metric_names(self) -> list[str]:
+        """Names of the logged training values in order (``val_`` + name in validation)."""
+        if len(self.tasks) == 1:
+            return ["loss", *self.tasks[0].metric_names]
+        names = ["loss"]
+        for task in self.tasks:
+            names += [f"{task.name}_loss", *(f"{task.name}_{m}" for m in task.metric_names)]
+        return names
 
     def forward(self, batch: JetBatch) -> torch.Tensor:
         return self.model(batch)
 
-    def _loss(self, batch: JetBatch) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = self.model(batch).float()
-        if batch.labels is None:
-            raise TagformerError("training data has no labels")
-        per_jet = F.cross_entropy(logits, batch.labels, reduction="none")
-        if batch.weight is not None:
-            loss = (per_jet * batch.weight).sum() / batch.weight.sum().clamp_min(1e-12)
-        else:
-            loss = per_jet.mean()
-        correct = (logits.argmax(-1) == batch.labels).float()
-        return loss, correct
+    def _step(self, batch: JetBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Total loss (with graph) and every logged value of this batch (detached 0-d tensors)."""
+        outputs = self.model.forward_heads(batch)
+        single = len(self.tasks) == 1
+        total: torch.Tensor | None = None
+        values: dict[str, torch.Tensor] = {}
+        for task in self.tasks:
+            output = outputs[task.name].float()
+            loss = task.loss(output, batch)
+            weighted = loss if task.weight == 1.0 else task.weight * loss
+            total = weighted if total is None else total + weighted
+            with torch.no_grad():
+                metrics = task.metrics(output, batch)
+            if not single:
+                values[f"{task.name}_loss"] = loss.detach()
+            values.update({(name if single else f"{task.name}_{name}"): v for name, v in metrics.items()})
+        assert total is not None
+        return total, {"loss": total.detach(), **values}
 
     def on_train_epoch_start(self) -> None:
-        self._sums = {"loss": 0.0, "correct": 0.0, "count": 0.0}
+        self._sums = EpochSums()
         self._t0 = time.perf_counter()
 
     def training_step(self, batch: JetBatch, batch_idx: int) -> torch.Tensor:
-        loss, correct = self._loss(batch)
+        loss, values = self._step(batch)
         if not torch.isfinite(loss):
             raise NonFiniteLossError(
                 f"training loss became {loss.item()} at step {self.global_step} (epoch {self.current_epoch}, "
@@ -92,32 +152,32 @@ class TaggerModule(L.LightningModule):
                 "lower optim.lr or check the data for NaN/inf values"
             )
         n = len(batch)
-        self._sums["loss"] += float(loss.detach()) * n
-        self._sums["correct"] += float(correct.sum())
-        self._sums["count"] += n
+        self._sums.add(values, n)
+        bar = {"loss", *self.tasks[0].metric_names} if len(self.tasks) == 1 else {"loss"}
+        for name, value in values.items():
+            self.log(name, value, prog_bar=name in bar, batch_size=n, on_step=True, on_epoch=False)
         elapsed = time.perf_counter() - (self._t0 or time.perf_counter())
-        self.log("loss", loss.detach(), prog_bar=True, batch_size=n, on_step=True, on_epoch=False)
-        self.log("acc", correct.mean(), prog_bar=True, batch_size=n, on_step=True, on_epoch=False)
         if elapsed > 0:
-            self.log("jets_s", self._sums["count"] / elapsed, prog_bar=True, on_step=True, on_epoch=False)
+            self.log("jets_s", self._sums.count / elapsed, prog_bar=True, on_step=True, on_epoch=False)
         return loss
 
     def train_epoch_means(self) -> dict[str, float]:
-        """Mean training loss and accuracy over the batches of this epoch seen by this process."""
-        count = max(self._sums["count"], 1.0)
-        return {"train_loss": self._sums["loss"] / count, "train_acc": self._sums["correct"] / count}
+        """``train_<name>``: jet-weighted means over this epoch's batches seen by this process."""
+        means = self._sums.means()
+        return {f"train_{name}": means.get(name, float("nan")) for name in self.metric_names()}
 
     def validation_step(self, batch: JetBatch, batch_idx: int) -> None:
-        loss, correct = self._loss(batch)
+        _, values = self._step(batch)
         n = len(batch)
-        self.log("val_loss", loss, prog_bar=True, batch_size=n, on_epoch=True, sync_dist=True)
-        self.log("val_acc", correct.mean(), prog_bar=True, batch_size=n, on_epoch=True, sync_dist=True)
+        bar = {"loss", *self.tasks[0].metric_names} if len(self.tasks) == 1 else {"loss"}
+        for name, value in values.items():
+            self.log(f"val_{name}", value, prog_bar=name in bar, batch_size=n, on_epoch=True, sync_dist=True)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["tagformer_epoch_sums"] = dict(self._sums)
+        checkpoint["tagformer_epoch_sums"] = self._sums.state_dict()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self._sums = {k: float(v) for k, v in checkpoint.get("tagformer_epoch_sums", self._sums).items()}
+        self._sums.load_state_dict(checkpoint.get("tagformer_epoch_sums", {}))
 
     def configure_optimizers(self) -> dict[str, Any]:
         cfg = self.optim_cfg

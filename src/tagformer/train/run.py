@@ -3,13 +3,17 @@
 Run directory layout::
 
     RUN/config.yaml        merged, validated configuration
-    RUN/normaliser.json    feature normalisation fitted on the training split
+    RUN/normaliser.json    feature normalisation fitted on the training split (also in the model's input_norm)
     RUN/dataset.json       dataset info (format, classes, features, particles, ordering, truncation)
     RUN/checkpoints/last.ckpt   full Lightning state (every K steps and each epoch; for --resume)
     RUN/checkpoints/best.pt     best-epoch model weights {"state_dict", "meta"}
     RUN/metrics.csv        one row per completed epoch
     RUN/logs/              Lightning CSV logs (and TensorBoard when installed)
+    RUN/wall_time.json     training wall time so far (carried across resumes)
     RUN/summary.json       model, preset, params, FLOPs per jet, best epoch, val metrics, wall time
+
+The data loaders yield raw features; the normalisation fitted on the training split's real particles is
+copied into the model (``model.input_norm``) before training, so the weights carry it.
 
 Every checkpoint holds only tensors and plain Python values and is read with
 ``torch.load(..., weights_only=True)``; Lightning's resume is asked to load the same way.
@@ -29,10 +33,15 @@ import os
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tagformer.errors import ConfigError, TagformerError
 from tagformer.config import RunConfig, load_config, save_config
+from tagformer.errors import ConfigError, TagformerError
+
+if TYPE_CHECKING:
+    from tagformer.data.info import DatasetInfo
+    from tagformer.models.tagger import Tagger
+    from tagformer.tasks.base import Task
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -102,35 +111,22 @@ def _accelerator(cfg: RunConfig) -> str:
     return acc
 
 
-def count_params(model: Any) -> int:
-    return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
+def build_tagger(cfg: RunConfig, info: DatasetInfo, normaliser_state: dict[str, Any]) -> Tagger:
+    """The run's :class:`~tagformer.models.tagger.Tagger`, its input normalisation set to the fitted statistics
+    (so it takes the loaders' raw features)."""
+    from tagformer.models.registry import create_model
+
+    model = create_model(cfg.model.name, num_classes=info.num_classes, in_features=info.in_features,
+                         num_particles=info.num_particles, **cfg.model.overrides)
+    model.input_norm.set_stats(normaliser_state["mean"], normaliser_state["std"])
+    return model
 
 
-def measure_flops(model: Any, loader: Any, jets: int = 8) -> float | None:
-    """FLOPs per jet (2 x MACs, ``torch.utils.flop_counter``) on the first ``jets`` jets of ``loader``."""
-    from tagformer.bench.flops import flops_per_jet
+def default_tasks(info: DatasetInfo) -> list[Task]:
+    """What ``tagformer train`` trains: jet classification into the dataset's classes."""
+    from tagformer.tasks import ClassificationTask
 
-    try:
-        batch = next(iter(loader))
-    except StopIteration:
-        return None
-    batch = batch.select(slice(0, jets)).to(next(model.parameters()).device)
-    try:
-        return float(flops_per_jet(model, batch))
-    except AssertionError:
-        # torch's module tracker can fail under no_grad for some modules; count with autograd enabled instead
-        from torch.utils.flop_counter import FlopCounterMode
-
-        from tagformer.bench.flops import _custom_mapping
-
-        was_training = model.training
-        model.eval()
-        try:
-            with FlopCounterMode(display=False, custom_mapping=_custom_mapping()) as counter:
-                model(batch)
-        finally:
-            model.train(was_training)
-        return counter.get_total_flops() / len(batch)
+    return [ClassificationTask(info.num_classes)]
 
 
 def _best_val_row(metrics_csv: Path, best_epoch: int) -> dict[str, float]:
@@ -166,7 +162,6 @@ def train(cfg: RunConfig | None, run_dir: str | Path, *, resume: bool = False, o
     import torch
 
     from tagformer.data.datamodule import JetDataModule
-    from tagformer.models.registry import create_model, resolve
     from tagformer.train.callbacks import BestWeights, EpochMetrics, JetProgressBar, RollingCheckpoint
     from tagformer.train.module import TaggerModule
 
@@ -186,14 +181,13 @@ def train(cfg: RunConfig | None, run_dir: str | Path, *, resume: bool = False, o
     dm = JetDataModule(cfg.data, normaliser_state=norm_state)
     dm.setup("fit")
     info = dm.info
+    norm_state = dm.normaliser_state()
     if writer:
-        _write_json(norm_path, dm.normaliser_state())
+        _write_json(norm_path, norm_state)
         _write_json(run_dir / "dataset.json", asdict(info))
 
-    entry, preset = resolve(cfg.model.name)
-    model = create_model(cfg.model.name, num_classes=info.num_classes, in_features=info.in_features,
-                         num_particles=info.num_particles, **cfg.model.overrides)
-    module = TaggerModule(model, cfg.optim, cfg.schedule)
+    model = build_tagger(cfg, info, norm_state)
+    module = TaggerModule(model, default_tasks(info), cfg.optim, cfg.schedule)
 
     ckpt_dir = run_dir / "checkpoints"
     last = ckpt_dir / "last.ckpt"
@@ -257,14 +251,16 @@ def train(cfg: RunConfig | None, run_dir: str | Path, *, resume: bool = False, o
         return {}
     if best.best_epoch < 0:
         raise TagformerError(f"run {run_dir} finished without a finite validation score; no best checkpoint")
-    flops = measure_flops(module.model, dm.val_dataloader())
+    from tagformer.bench.flops import FLOPS_CONVENTION, count_params, model_flops_per_jet
+
+    flops = model_flops_per_jet(module.model, in_features=info.in_features, num_particles=cfg.data.num_particles)
     summary = {
-        "model": entry.name,
-        "preset": preset,
+        "model": cfg.model.choice.entry.name,
+        "preset": cfg.model.choice.preset,
         "model_overrides": cfg.model.overrides,
         "params": count_params(module.model),
         "flops_per_jet": flops,
-        "flops_convention": "2 x MACs, torch.utils.flop_counter, per jet at num_particles",
+        "flops_convention": FLOPS_CONVENTION,
         "num_particles": info.num_particles,
         "feature_set": cfg.data.feature_set,
         "ordering": cfg.data.ordering,
