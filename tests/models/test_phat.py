@@ -1,4 +1,4 @@
-"""PHAT-JeT: occupied-cell grid message passing equals the dense grid, patch attention masking, presets."""
+"""PHAT-JeT: occupied-cell grid message passing equals the dense grid, patch attention masking and probes, presets."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import torch
 from jetfactory import random_jets
 from tagformer.models import create_model
 from tagformer.models.attention.patch import PatchAttention, PatchTokenAttention
+from tagformer.models.attention.probe import capture_attention
 from tagformer.models.layers.cells import jet_cells
 from tagformer.models.layers.grid import GridMessagePassing, cell_indices, dense_grid_message, jet_coordinates
 
@@ -119,16 +120,61 @@ def test_small_preset_matches_the_paper_budget():
     assert 6_000 <= params <= 6_800  # reference small configuration: 6,405 (TF code), 6,694 (paper)
 
 
-@pytest.mark.parametrize("patch_pool", ["mean", "max"])
-def test_packed_eager_path_equals_padded_path(patch_pool):
-    torch.manual_seed(0)
-    model = create_model("phat_medium", num_classes=4, in_features=3, patch_size=4, patch_pool=patch_pool).eval()
+def _holed_batch():
     batch = random_jets(7, 30, 3, 4, seed=5, min_real=1)
     mask = batch.mask.clone()
     mask[0, 2] = False  # a hole inside a jet: patches are positional, both paths must agree
-    batch = batch.replace(mask=mask)
+    return batch.replace(mask=mask)
+
+
+@pytest.mark.parametrize("patch_pool", ["mean", "max"])
+def test_packed_eager_path_equals_padded_path(patch_pool):
+    torch.manual_seed(0)
+    encoder = create_model("phat_medium", num_classes=4, in_features=3, patch_size=4,
+                           patch_pool=patch_pool).encoder.eval()
+    batch = _holed_batch()
     with torch.no_grad():
-        assert torch.allclose(model.forward_packed(batch), model.forward_dense(batch), atol=1e-5)
+        torch.testing.assert_close(encoder.encode_packed(batch), encoder.encode_dense(batch), atol=1e-5, rtol=1e-5)
+
+
+def test_patch_probes_are_the_same_on_both_paths_and_locate_particles():
+    torch.manual_seed(0)
+    encoder = create_model("phat_small", num_classes=4, in_features=3, patch_size=4).encoder.eval()
+    batch = _holed_batch()
+    with torch.no_grad():
+        with capture_attention(encoder) as packed:
+            encoder.encode_packed(batch)
+        with capture_attention(encoder) as dense:
+            encoder.encode_dense(batch)
+    patch_p, patch_d = packed["blocks.0.patch_attn"][0], dense["blocks.0.patch_attn"][0]
+    assert patch_p.kind == "patch" and patch_p.weights.shape == (7 * 8, 4, 4, 4)  # 8 patches of 4 per jet
+    real = torch.nn.functional.pad(batch.mask, (0, 2)).reshape(7 * 8, 4)  # 30 slots padded to 32
+    for amap in (patch_p, patch_d):
+        assert torch.equal(amap.query_mask, real) and torch.equal(amap.key_mask, real)
+        assert amap.query_index[0].tolist() == [0, 1, -1, 3]  # jet 0, patch 0: slot 2 is the hole
+        assert torch.equal(amap.key_index[9], torch.tensor([4, 5, 6, 7]).masked_fill(~real[9], -1))
+    keep = (real[:, None, :, None] & real[:, None, None, :]).expand_as(patch_p.weights)
+    torch.testing.assert_close(patch_p.weights[keep], patch_d.weights[keep], atol=1e-5, rtol=1e-5)
+    tokens_p, tokens_d = packed["blocks.0.token_attn"][0], dense["blocks.0.token_attn"][0]
+    assert tokens_p.kind == "patch_tokens" and tokens_p.weights.shape == (7, 4, 8, 8)
+    assert torch.equal(tokens_p.key_mask, real.view(7, 8, 4).any(-1))
+    assert torch.equal(tokens_p.key_mask, tokens_d.key_mask)
+    present = tokens_p.key_mask
+    keep = (present[:, None, :, None] & present[:, None, None, :]).expand_as(tokens_p.weights)
+    torch.testing.assert_close(tokens_p.weights[keep], tokens_d.weights[keep], atol=1e-5, rtol=1e-5)
+
+
+def test_probing_keeps_every_patch_of_the_batch():
+    """Trailing slots that are padding in every jet are kept while probing: NP = ceil(N / P)."""
+    torch.manual_seed(0)
+    tagger = create_model("phat_small", num_classes=4, in_features=3, patch_size=4).eval()
+    batch = _holed_batch()
+    batch = batch.replace(mask=batch.mask & (torch.arange(30) < 10))
+    with torch.no_grad(), capture_attention(tagger) as maps:
+        probed = tagger(batch)
+    torch.testing.assert_close(probed, tagger(batch))
+    assert maps["encoder.blocks.0.patch_attn"][0].weights.shape[0] == 7 * 8
+    assert maps["encoder.blocks.0.token_attn"][0].weights.shape[-1] == 8
 
 
 class _Cells(torch.nn.Module):

@@ -6,24 +6,27 @@ dense, a norm and a residual; (2) exact multi-head attention inside patches of `
 particles; (3) patch tokens -> attention between patches -> broadcast back; (4) feed-forward network.
 Particles are expected pT-ordered with the padding last (patches are contiguous slices). The grid
 coordinates (eta, phi) come from ``p4``; ``features`` feed the embedding.
+
+As an :class:`~tagformer.models.encoder.Encoder`: ``encode`` returns the last block's outputs (B, N, dim);
+``pool`` is the masked max (or mean) and the jet-level ``Linear + ReLU`` (jet embedding ``dim``). Attention
+probes: ``"patch"`` (inside patches) and ``"patch_tokens"`` (between patches) per block, see
+:mod:`~tagformer.models.attention.patch`; while probing no trailing slot is dropped, so every jet has
+``ceil(N / patch_size)`` patches. :func:`tagformer.models.inference.prepare_for_inference` fuses each
+FFN's first linear layer with its GELU.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from tagformer.data.batch import JetBatch
-from tagformer.models.attention.patch import (
-    PatchAttention,
-    PatchLayout,
-    PatchTokenAttention,
-    patch_attention_packed,
-    token_attention_packed,
-)
+from tagformer.models.attention.patch import PatchAttention, PatchLayout, PatchTokenAttention
+from tagformer.models.encoder import Encoder
 from tagformer.models.layers import MaskedPool, make_norm
 from tagformer.models.layers.cells import jet_cells
-from tagformer.models.layers.fused import linear_gelu
+from tagformer.models.layers.fused import FusedLinearGELU
 from tagformer.models.layers.grid import GridMessagePassing
 from tagformer.models.layers.trim import is_tracing, trim_trailing_padding
 from tagformer.models.registry import Capabilities, register_model
@@ -59,10 +62,21 @@ class PHATBlock(nn.Module):
         self.token_attn = PatchTokenAttention(dim, num_heads, patch_size, pool=patch_pool)
         self.norm2 = make_norm(norm, dim)
         self.fc1 = nn.Linear(dim, ffn_dim)
+        self.act = nn.GELU()
         self.fc2 = nn.Linear(ffn_dim, dim)
 
     def ffn(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(linear_gelu(x, self.fc1.weight, self.fc1.bias))
+        return self.fc2(self.act(self.fc1(x)))
+
+    def for_inference(self) -> PHATBlock:
+        """The FFN's ``fc1`` + GELU as one fused CPU kernel (see :mod:`tagformer.models.inference`)."""
+        if isinstance(self.fc1, nn.Linear):
+            self.fc1, self.act = FusedLinearGELU(self.fc1), nn.Identity()
+        return self
+
+    @property
+    def probing(self) -> bool:
+        return self.patch_attn.probing or self.token_attn.probing
 
     def forward(self, x: torch.Tensor, cells: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Padded path (B, N, D) (used under export)."""
@@ -77,8 +91,8 @@ class PHATBlock(nn.Module):
     ) -> torch.Tensor:
         """Packed real particles (R, D) (eager path; same result)."""
         xr = self.gmp.forward_packed(xr, layout.real, uv, b, n)
-        xr = xr + patch_attention_packed(self.patch_attn, self.norm1(xr), layout)
-        xr = xr + token_attention_packed(self.token_attn, self.norm1(xr), layout)
+        xr = xr + self.patch_attn.forward_packed(self.norm1(xr), layout)
+        xr = xr + self.token_attn.forward_packed(self.norm1(xr), layout)
         return xr + self.ffn(self.norm2(xr))
 
 
@@ -96,12 +110,14 @@ class PHATBlock(nn.Module):
     smallest="phat_small",
     default="phat_small",
 )
-class PHAT(nn.Module):
+class PHAT(Encoder):
     """PHAT-JeT: grid message passing + hierarchical patch attention (pT-ordered particles)."""
+
+    legacy_head = "head.2"
+    legacy_renames = (("head.0.", "jet_mlp.0."),)
 
     def __init__(
         self,
-        num_classes: int,
         in_features: int,
         dim: int = 16,
         num_heads: int = 4,
@@ -122,25 +138,31 @@ class PHAT(nn.Module):
             PHATBlock(dim, num_heads, patch_size, ffn_dim, kernel_size, cell_size, norm, patch_pool)
             for _ in range(depth)
         )
-        self.pool = MaskedPool(pool)
-        self.head = nn.Sequential(nn.Linear(self.pool.out_dim(dim), dim), nn.ReLU(), nn.Linear(dim, num_classes))
+        self.masked_pool = MaskedPool(pool)
+        self.jet_mlp = nn.Sequential(nn.Linear(self.masked_pool.out_dim(dim), dim), nn.ReLU())
+        self.embed_dim = self.jet_dim = dim
 
-    def forward(self, batch: JetBatch) -> torch.Tensor:
-        batch = trim_trailing_padding(batch)
-        return self.forward_dense(batch) if is_tracing() else self.forward_packed(batch)
+    def encode(self, batch: JetBatch) -> torch.Tensor:
+        if is_tracing():
+            return self.encode_dense(batch)
+        full = batch.mask.shape[1]
+        if not any(block.probing for block in self.blocks):
+            batch = trim_trailing_padding(batch)
+        x = self.encode_packed(batch)
+        return F.pad(x, (0, 0, 0, full - x.shape[1])) if x.shape[1] < full else x
 
-    def forward_dense(self, batch: JetBatch) -> torch.Tensor:
+    def encode_dense(self, batch: JetBatch) -> torch.Tensor:
         """Padded (B, N, D) path with static shapes (export)."""
         mask = batch.mask
         cells = jet_cells(batch.p4, mask, self.cell_size)
         x = self.embed(batch.features).masked_fill(~mask.unsqueeze(-1), 0.0)
         for block in self.blocks:
             x = block(x, cells, mask)
-        return self.head(self.pool(x, mask))
+        return x
 
-    def forward_packed(self, batch: JetBatch) -> torch.Tensor:
+    def encode_packed(self, batch: JetBatch) -> torch.Tensor:
         """Eager path: every per-particle layer runs on the real particles only, patch attention only
-        on patches that hold a real particle. Same result as :meth:`forward_dense`."""
+        on patches that hold a real particle. Same result as :meth:`encode_dense`."""
         mask = batch.mask
         b, n = mask.shape
         layout = PatchLayout(mask, self.patch_size)
@@ -149,5 +171,7 @@ class PHAT(nn.Module):
         xr = self.embed(batch.features.reshape(b * n, -1).index_select(0, layout.real))
         for block in self.blocks:
             xr = block.forward_packed(xr, uv, layout, b, n)
-        x = xr.new_zeros(b * n, xr.shape[-1]).index_copy_(0, layout.real, xr)
-        return self.head(self.pool(x.view(b, n, -1), mask))
+        return xr.new_zeros(b * n, xr.shape[-1]).index_copy_(0, layout.real, xr).view(b, n, -1)
+
+    def pool(self, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.jet_mlp(self.masked_pool(tokens, mask))
