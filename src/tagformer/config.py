@@ -118,7 +118,7 @@ class RunConfig(_Strict):
     """Everything one training run needs; saved as ``config.yaml`` in the run directory."""
 
     seed: int = 0
-    data: DataConfig | None = None
+    data: DataConfig
     model: ModelConfig = ModelConfig()
     optim: OptimConfig = OptimConfig()
     schedule: ScheduleConfig = ScheduleConfig()
@@ -204,29 +204,21 @@ def validate_config(raw: Mapping[str, Any], source: str = "the merged config",
 
     ``choice`` is the already resolved model when the caller has it (else ``model.name`` is resolved here).
     """
-    try:
-        cfg = RunConfig.model_validate({k: v for k, v in raw.items() if k != "data"})
-    except ValidationError as exc:
-        raise ConfigError(_format_error(exc, source)) from exc
     data = raw.get("data") or {}
     if not isinstance(data, Mapping):
         raise ConfigError(f"config section 'data' in {source} must be a mapping")
     if not data.get("path"):
         raise ConfigError("no dataset given: pass --data PATH (or set data.path in the config)")
     try:
-        cfg.data = DataConfig.model_validate(dict(data))
+        cfg = RunConfig.model_validate({**raw, "data": dict(data)})
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = "data." + ".".join(str(p) for p in err["loc"])
-        if err["type"] == "extra_forbidden":
-            raise ConfigError(f"unknown config key {loc!r} in {source}") from exc
-        raise ConfigError(f"bad config value for {loc!r} in {source}: {err['msg']}") from exc
+        raise ConfigError(_format_error(exc, source)) from exc
     if choice is not None and choice.name == cfg.model.name:
         cfg.model._choice = choice
     from tagformer.models.registry import model_kwargs
 
     try:
-        model_kwargs(cfg.model.choice.preset, **cfg.model.overrides)
+        model_kwargs(cfg.model.name, **cfg.model.overrides)
     except TagformerError as exc:
         raise ConfigError(f"{exc} (config: {source})") from exc
     return cfg

@@ -93,3 +93,18 @@ def test_user_errors_are_one_line(argv, needle, tiny: Path, tmp_path: Path, caps
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and needle in err, err
     assert "Traceback" not in err
+
+
+def test_train_resolves_the_model_name_once(tiny: Path, tmp_path: Path, monkeypatch, capsys):
+    import tagformer.config as config
+
+    calls: list[str] = []
+    real = config.resolve_model
+    monkeypatch.setattr(config, "resolve_model", lambda name: calls.append(name) or real(name))
+    args = ["train", "--model", "transformer_tiny", "--data", str(tiny), *TINY_OVERRIDES, "trainer.max_epochs=1"]
+    monkeypatch.chdir(tmp_path)  # the default run directory runs/<preset>-seed<seed> goes here
+    assert main(args) == 0
+    assert calls == ["transformer_tiny"]
+    summary = json.loads((tmp_path / "runs" / "transformer_tiny-seed0" / "summary.json").read_text())
+    assert (summary["model"], summary["preset"]) == ("transformer", "transformer_tiny")
+    assert "transformer_tiny best epoch 0" in capsys.readouterr().out

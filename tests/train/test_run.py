@@ -119,3 +119,19 @@ def test_same_seed_same_run_other_seed_other_run(tiny_h5: Path, tmp_path: Path):
     assert m1 == m2
     assert all(torch.equal(w1[k], w2[k]) for k in w1)
     assert not all(torch.equal(w1[k], w3[k]) for k in w1)
+
+
+def test_model_carries_the_fitted_normalisation_and_summary_counts_with_bench_flops(trained_run: Path):
+    from tagformer.bench.flops import FLOPS_CONVENTION, count_params, model_flops_per_jet
+
+    norm = json.loads((trained_run / "normaliser.json").read_text())
+    state = torch.load(trained_run / "checkpoints" / "best.pt", weights_only=True)["state_dict"]
+    torch.testing.assert_close(state["input_norm.mean"], torch.tensor(norm["mean"], dtype=torch.float32))
+    torch.testing.assert_close(state["input_norm.std"], torch.tensor(norm["std"], dtype=torch.float32))
+    assert not torch.equal(state["input_norm.std"], torch.ones_like(state["input_norm.std"]))
+    summary = json.loads((trained_run / "summary.json").read_text())
+    model = load_run(trained_run).model
+    assert summary["flops_convention"] == FLOPS_CONVENTION
+    assert summary["params"] == count_params(model)
+    assert summary["flops_per_jet"] == pytest.approx(
+        model_flops_per_jet(model, in_features=3, num_particles=summary["num_particles"]))

@@ -1,7 +1,9 @@
 """Per-feature standardisation fitted on the training split (real particles only), saved with a run.
 
-The state is JSON-serialisable (``state_dict()``) and re-applied at evaluation and export
-(``Normaliser.from_state(state).apply(...)`` in numpy or ``apply_torch`` inside a graph).
+The loaders yield raw features; a training run copies the fitted ``mean`` and ``std`` into the model's
+:class:`~tagformer.models.input_norm.InputNorm` (so the weights carry them) and saves the JSON state
+(``state_dict()``) as the run's ``normaliser.json``. :meth:`Normaliser.apply` (numpy) and
+:meth:`Normaliser.apply_torch` compute the same transform outside a model.
 """
 
 from __future__ import annotations
