@@ -1,0 +1,8 @@
+"""Evaluation tests reuse the tiny-data helper of tests/train."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
