@@ -1,8 +1,8 @@
 """Callbacks of a training run: crash-safe checkpoints, best weights, one metrics row per epoch.
 
-Everything is written atomically (temporary file + ``os.replace``), so a process killed at any instant
-leaves either the previous or the new file, never a torn one. Checkpoint contents are tensors and plain
-Python values only, so ``torch.load(path, weights_only=True)`` reads them.
+Everything is written atomically (:mod:`tagformer.atomic`: temporary file + ``os.replace``), so a process
+killed at any instant leaves either the previous or the new file, never a torn one. Checkpoint contents
+are tensors and plain Python values only, so ``torch.load(path, weights_only=True)`` reads them.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -18,20 +17,13 @@ from typing import Any
 import lightning as L
 import torch
 
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+from tagformer.atomic import atomic_path, atomic_write_text
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    atomic_write_bytes(path, buf.getvalue())
+    """``torch.save`` to ``path`` atomically (see :mod:`tagformer.atomic`)."""
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 class RollingCheckpoint(L.Callback):
@@ -147,7 +139,7 @@ class EpochMetrics(L.Callback):
         writer = csv.DictWriter(buf, fieldnames=self.fields(names), restval="", extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-        atomic_write_bytes(self.path, buf.getvalue().encode())
+        atomic_write_text(self.path, buf.getvalue())
 
 
 class JetProgressBar(L.pytorch.callbacks.TQDMProgressBar):

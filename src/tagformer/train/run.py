@@ -1,19 +1,14 @@
 """One training run: data, model, Lightning trainer, run directory, summary.
 
-Run directory layout::
+The run directory's layout is :class:`tagformer.rundir.RunDir` (documented in :mod:`tagformer.rundir`);
+this module writes ``config.yaml``, ``normaliser.json``, ``dataset.json``, ``checkpoints/``, ``metrics.csv``,
+``wall_time.json``, ``logs/`` and ``summary.json``.
 
-    RUN/config.yaml        merged, validated configuration
-    RUN/normaliser.json    feature normalisation fitted on the training split (also in the model's input_norm)
-    RUN/dataset.json       dataset info (format, classes, features, particles, ordering, truncation)
-    RUN/checkpoints/last.ckpt   full Lightning state (every K steps and each epoch; for --resume)
-    RUN/checkpoints/best.pt     best-epoch model weights {"state_dict", "meta"}
-    RUN/metrics.csv        one row per completed epoch
-    RUN/logs/              Lightning CSV logs (and TensorBoard when installed)
-    RUN/wall_time.json     training wall time so far (carried across resumes)
-    RUN/summary.json       model, preset, params, FLOPs per jet, best epoch, val metrics, wall time
-
-The data loaders yield raw features; the normalisation fitted on the training split's real particles is
-copied into the model (``model.input_norm``) before training, so the weights carry it.
+The data flow is straight: the config arrives validated with its model already resolved
+(``cfg.model.choice``); one :class:`~tagformer.data.datamodule.JetDataModule` resolves the data once and
+yields raw features; the normalisation it fits on the training split is copied into the model
+(``model.input_norm``) before training, so the weights carry it; the model is trained on its tasks
+(:func:`default_tasks`) by :class:`~tagformer.train.module.TaggerModule`.
 
 Every checkpoint holds only tensors and plain Python values and is read with
 ``torch.load(..., weights_only=True)``; Lightning's resume is asked to load the same way.
@@ -35,19 +30,19 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tagformer.atomic import atomic_write_json
 from tagformer.config import RunConfig, load_config, save_config
 from tagformer.errors import ConfigError, TagformerError
+from tagformer.rundir import RunDir
 
 if TYPE_CHECKING:
+    import lightning as L
+
+    from tagformer.data.datamodule import JetDataModule
     from tagformer.data.info import DatasetInfo
     from tagformer.models.tagger import Tagger
     from tagformer.tasks.base import Task
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    from tagformer.train.callbacks import atomic_write_bytes
-
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, default=str) + "\n").encode())
+    from tagformer.train.callbacks import BestWeights
 
 
 def global_rank() -> int:
@@ -77,21 +72,21 @@ def launch_topology(config_devices: int, devices: int | None) -> tuple[int, int]
     return local, world // local
 
 
-def prepare_run_dir(run_dir: Path, cfg: RunConfig | None, resume: bool, overrides: list[str]) -> RunConfig:
+def prepare_run_dir(paths: RunDir, cfg: RunConfig | None, resume: bool, overrides: list[str]) -> RunConfig:
     """Check the run directory and return the config to use (the saved one, when resuming)."""
-    saved = run_dir / "config.yaml"
     if resume:
-        if not saved.exists():
-            raise ConfigError(f"cannot resume: {saved} does not exist (not a tagformer run directory)")
+        if not paths.is_run():
+            raise ConfigError(f"cannot resume: {paths.config} does not exist (not a tagformer run directory)")
         from tagformer.config import _read_yaml, build_config
 
-        base = _read_yaml(saved)
-        return build_config(base=base, overrides=overrides) if overrides else load_config(saved)
+        base = _read_yaml(paths.config)
+        return build_config(base=base, overrides=overrides) if overrides else load_config(paths.config)
     if cfg is None:
         raise ConfigError("no configuration given")
-    if global_rank() == 0 and ((run_dir / "checkpoints").exists() or (run_dir / "summary.json").exists()):
+    if global_rank() == 0 and (paths.checkpoints.exists() or paths.is_finished()):
         raise ConfigError(
-            f"run directory {run_dir} already holds a run; pass --resume to continue it or choose another --run-dir"
+            f"run directory {paths.root} already holds a run; pass --resume to continue it or choose another "
+            "--run-dir"
         )
     return cfg
 
@@ -146,71 +141,45 @@ def _epochs_done(metrics_csv: Path) -> int:
         return len(list(csv.DictReader(fh)))
 
 
-def train(cfg: RunConfig | None, run_dir: str | Path, *, resume: bool = False, overrides: list[str] | None = None,
-          devices: int | None = None) -> dict[str, Any]:
-    """Train one model; returns the summary written to ``RUN/summary.json``.
-
-    Parameters
-    ----------
-    cfg : the validated config (ignored when ``resume``: the run directory's ``config.yaml`` is used,
-        with ``overrides`` applied on top, e.g. a larger ``trainer.max_epochs``).
-    run_dir : the run directory (created).
-    resume : continue from ``RUN/checkpoints/last.ckpt`` (a fresh start if no checkpoint was written yet).
-    devices : number of devices (several -> DDP); overrides ``trainer.devices``.
-    """
-    import lightning as L
-    import torch
-
+def prepare_data(cfg: RunConfig, paths: RunDir, resume: bool, writer: bool) -> tuple[JetDataModule, dict[str, Any]]:
+    """The data module (training and validation splits prepared) and the normalisation state: the saved one
+    when resuming, else fitted on the training split; rank 0 writes ``normaliser.json`` and ``dataset.json``."""
     from tagformer.data.datamodule import JetDataModule
-    from tagformer.train.callbacks import BestWeights, EpochMetrics, JetProgressBar, RollingCheckpoint
-    from tagformer.train.module import TaggerModule
 
-    run_dir = Path(run_dir)
-    cfg = prepare_run_dir(run_dir, cfg, resume, list(overrides or []))
-    cfg.trainer.devices, num_nodes = launch_topology(cfg.trainer.devices, devices)
-    writer = global_rank() == 0  # DDP ranks > 0 run the same code but leave the run directory to rank 0
-    if writer:
-        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-        save_config(cfg, run_dir / "config.yaml")
-    if cfg.trainer.threads:
-        torch.set_num_threads(cfg.trainer.threads)
-    L.seed_everything(cfg.seed, workers=True, verbose=False)
-
-    norm_path = run_dir / "normaliser.json"
-    norm_state = json.loads(norm_path.read_text()) if resume and norm_path.exists() else None
-    dm = JetDataModule(cfg.data, normaliser_state=norm_state)
+    saved = json.loads(paths.normaliser.read_text()) if resume and paths.normaliser.exists() else None
+    dm = JetDataModule(cfg.data, normaliser_state=saved)
     dm.setup("fit")
-    info = dm.info
-    norm_state = dm.normaliser_state()
+    state = dm.normaliser_state()
     if writer:
-        _write_json(norm_path, norm_state)
-        _write_json(run_dir / "dataset.json", asdict(info))
+        atomic_write_json(paths.normaliser, state)
+        atomic_write_json(paths.dataset, asdict(dm.info))
+    return dm, state
 
-    model = build_tagger(cfg, info, norm_state)
-    module = TaggerModule(model, default_tasks(info), cfg.optim, cfg.schedule)
 
-    ckpt_dir = run_dir / "checkpoints"
-    last = ckpt_dir / "last.ckpt"
-    best = BestWeights(ckpt_dir / "best.pt", cfg.trainer.monitor)
+def make_trainer(cfg: RunConfig, paths: RunDir, best: BestWeights, num_nodes: int, accelerator: str) -> L.Trainer:
+    """The Lightning trainer with the run's callbacks (metrics, best weights, early stopping, rolling
+    checkpoint, progress bar) and loggers (CSV, plus TensorBoard when installed)."""
+    import lightning as L
+
+    from tagformer.train.callbacks import EpochMetrics, JetProgressBar, RollingCheckpoint
+
     mode = "min" if cfg.trainer.monitor.endswith("loss") else "max"
     callbacks: list[Any] = [
-        EpochMetrics(run_dir / "metrics.csv"),
+        EpochMetrics(paths.metrics_csv),
         best,
         L.pytorch.callbacks.EarlyStopping(monitor=cfg.trainer.monitor, patience=cfg.trainer.patience, mode=mode,
                                           check_finite=False),
-        RollingCheckpoint(last, cfg.trainer.checkpoint_every_n_steps),
+        RollingCheckpoint(paths.last_ckpt, cfg.trainer.checkpoint_every_n_steps),
     ]
     if cfg.trainer.progress:
         callbacks.append(JetProgressBar(refresh_rate=max(1, cfg.trainer.log_every_n_steps)))
-    loggers: list[Any] = [L.pytorch.loggers.CSVLogger(run_dir, name="logs")]
+    loggers: list[Any] = [L.pytorch.loggers.CSVLogger(paths.root, name=paths.logs.name)]
     with contextlib.suppress(ImportError, ModuleNotFoundError):
         import tensorboard  # noqa: F401
 
-        loggers.append(L.pytorch.loggers.TensorBoardLogger(run_dir, name="logs", version="tensorboard"))
-
-    accelerator = _accelerator(cfg)
+        loggers.append(L.pytorch.loggers.TensorBoardLogger(paths.root, name=paths.logs.name, version="tensorboard"))
     n_dev = cfg.trainer.devices
-    trainer = L.Trainer(
+    return L.Trainer(
         accelerator=accelerator,
         devices=n_dev,
         num_nodes=num_nodes,
@@ -229,12 +198,49 @@ def train(cfg: RunConfig | None, run_dir: str | Path, *, resume: bool = False, o
         limit_train_batches=cfg.trainer.limit_train_batches,
         limit_val_batches=cfg.trainer.limit_val_batches,
         max_time={"seconds": cfg.trainer.max_time_s} if cfg.trainer.max_time_s else None,
-        default_root_dir=run_dir,
+        default_root_dir=paths.root,
     )
-    state_path = run_dir / "wall_time.json"
-    previous = json.loads(state_path.read_text())["wall_time_s"] if resume and state_path.exists() else 0.0
+
+
+def train(cfg: RunConfig | None, run_dir: str | Path, *, resume: bool = False, overrides: list[str] | None = None,
+          devices: int | None = None) -> dict[str, Any]:
+    """Train one model; returns the summary written to ``RUN/summary.json``.
+
+    Parameters
+    ----------
+    cfg : the validated config (ignored when ``resume``: the run directory's ``config.yaml`` is used,
+        with ``overrides`` applied on top, e.g. a larger ``trainer.max_epochs``).
+    run_dir : the run directory (created).
+    resume : continue from ``RUN/checkpoints/last.ckpt`` (a fresh start if no checkpoint was written yet).
+    devices : number of devices (several -> DDP); overrides ``trainer.devices``.
+    """
+    import lightning as L
+    import torch
+
+    from tagformer.train.callbacks import BestWeights
+    from tagformer.train.module import TaggerModule
+
+    paths = RunDir(run_dir)
+    cfg = prepare_run_dir(paths, cfg, resume, list(overrides or []))
+    cfg.trainer.devices, num_nodes = launch_topology(cfg.trainer.devices, devices)
+    writer = global_rank() == 0  # DDP ranks > 0 run the same code but leave the run directory to rank 0
+    if writer:
+        paths.checkpoints.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, paths.config)
+    if cfg.trainer.threads:
+        torch.set_num_threads(cfg.trainer.threads)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+
+    dm, norm_state = prepare_data(cfg, paths, resume, writer)
+    info = dm.info
+    module = TaggerModule(build_tagger(cfg, info, norm_state), default_tasks(info), cfg.optim, cfg.schedule)
+    best = BestWeights(paths.best_weights, cfg.trainer.monitor)
+    accelerator = _accelerator(cfg)
+    trainer = make_trainer(cfg, paths, best, num_nodes, accelerator)
+
+    previous = json.loads(paths.wall_time.read_text())["wall_time_s"] if resume and paths.wall_time.exists() else 0.0
     t0 = time.perf_counter()
-    ckpt_path = str(last) if resume and last.exists() else None
+    ckpt_path = str(paths.last_ckpt) if resume and paths.last_ckpt.exists() else None
     try:
         trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path, weights_only=True)
     except SystemExit as exc:  # Lightning turns Ctrl+C into sys.exit(1) after a graceful shutdown
@@ -243,23 +249,23 @@ def train(cfg: RunConfig | None, run_dir: str | Path, *, resume: bool = False, o
         raise
     finally:
         if writer:
-            _write_json(state_path, {"wall_time_s": previous + time.perf_counter() - t0})
+            atomic_write_json(paths.wall_time, {"wall_time_s": previous + time.perf_counter() - t0})
     if trainer.interrupted:
         raise KeyboardInterrupt
     wall = previous + time.perf_counter() - t0
     if not trainer.is_global_zero:
         return {}
     if best.best_epoch < 0:
-        raise TagformerError(f"run {run_dir} finished without a finite validation score; no best checkpoint")
+        raise TagformerError(f"run {paths.root} finished without a finite validation score; no best checkpoint")
     from tagformer.bench.flops import FLOPS_CONVENTION, count_params, model_flops_per_jet
 
-    flops = model_flops_per_jet(module.model, in_features=info.in_features, num_particles=cfg.data.num_particles)
     summary = {
         "model": cfg.model.choice.entry.name,
         "preset": cfg.model.choice.preset,
         "model_overrides": cfg.model.overrides,
         "params": count_params(module.model),
-        "flops_per_jet": flops,
+        "flops_per_jet": model_flops_per_jet(module.model, in_features=info.in_features,
+                                             num_particles=cfg.data.num_particles),
         "flops_convention": FLOPS_CONVENTION,
         "num_particles": info.num_particles,
         "feature_set": cfg.data.feature_set,
@@ -270,14 +276,14 @@ def train(cfg: RunConfig | None, run_dir: str | Path, *, resume: bool = False, o
         "best_epoch": best.best_epoch,
         "monitor": cfg.trainer.monitor,
         "best_score": best.best_score,
-        "val": _best_val_row(run_dir / "metrics.csv", best.best_epoch),
-        "epochs_completed": _epochs_done(run_dir / "metrics.csv"),
+        "val": _best_val_row(paths.metrics_csv, best.best_epoch),
+        "epochs_completed": _epochs_done(paths.metrics_csv),
         "stopped_early": bool(trainer.should_stop and trainer.current_epoch < cfg.trainer.max_epochs),
         "wall_time_s": round(wall, 2),
         "accelerator": accelerator,
-        "devices": n_dev,
+        "devices": cfg.trainer.devices,
         "num_nodes": num_nodes,
         "torch_threads": torch.get_num_threads(),
     }
-    _write_json(run_dir / "summary.json", summary)
+    atomic_write_json(paths.summary, summary)
     return summary
