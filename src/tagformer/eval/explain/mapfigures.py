@@ -1,0 +1,85 @@
+"""The attention-map figures of the report: class-averaged maps and example jets, per attention module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tagformer.eval.explain.accumulate import AttentionSummary
+from tagformer.eval.explain.data import JetGeometry
+from tagformer.eval.explain.plots import heatmap_grid, slug
+
+#: Largest number of pT-ranked particles shown on a map axis (the rest is almost always padding).
+MAX_SHOWN = 32
+
+
+def _heads(h: int) -> list[str]:
+    return [f"head {i}" for i in range(h)] + ["mean of heads"]
+
+
+def _with_mean(maps: np.ndarray) -> list[np.ndarray]:
+    """(H, Q, K) -> H panels plus their mean."""
+    return [*maps, np.nanmean(maps, axis=0) if np.isfinite(maps).any() else maps[0]]
+
+
+def class_mean_figures(summary: AttentionSummary, class_names: list[str], out: Path,
+                       model: str) -> dict[str, list[str]]:
+    """One PNG per module: class-averaged maps (rows = classes, columns = heads and their mean).
+
+    Effective particle maps are indexed by pT rank (0 = hardest) and cut at ``MAX_SHOWN`` ranks; maps in a
+    module's own terms (no effective map) are shown whole, queries and keys as the module orders them.
+    Returns ``{module: [file names]}``.
+    """
+    files: dict[str, list[str]] = {}
+    for name, means in summary.particle_means.items():
+        info = summary.modules[name]
+        k = min(MAX_SHOWN, means.shape[-1])
+        panels = [_with_mean(means[c][:, :k, :k]) for c in range(means.shape[0])]
+        path = out / f"attention_{slug(name)}_class_mean.png"
+        heatmap_grid(panels, class_names, _heads(means.shape[1]), path,
+                     f"{model} · {name} ({info['kind']}): class-averaged effective map", xlabel="key pT rank",
+                     ylabel="query pT rank", signed=not info["stochastic"])
+        files.setdefault(name, []).append(path.name)
+    for name, means in summary.own_means.items():
+        info = summary.modules[name]
+        panels = [_with_mean(means[c]) for c in range(means.shape[0])]
+        path = out / f"attention_{slug(name)}_class_mean_own.png"
+        heatmap_grid(panels, class_names, _heads(means.shape[1]), path,
+                     f"{model} · {name}: class-averaged map in its own terms ({info['kind']})",
+                     xlabel=_own_axis(info["kind"], "key"), ylabel=_own_axis(info["kind"], "query"))
+        files.setdefault(name, []).append(path.name)
+    return files
+
+
+def _own_axis(kind: str, which: str) -> str:
+    names = {"linformer": ("particle slot", "projected key"), "partitions": ("particle slot", "partition"),
+             "class_token": ("class token", "[cls, particle slots]"), "patch_tokens": ("patch", "patch")}
+    q, k = names.get(kind, ("query", "key"))
+    return q if which == "query" else k
+
+
+def example_figures(summary: AttentionSummary, geometry: JetGeometry, examples: dict[int, str], out: Path,
+                    model: str) -> dict[str, list[str]]:
+    """One PNG per module: the effective maps of the example jets (rows) per head, real particles only,
+    by decreasing pT. ``examples`` maps a jet index to its row label. Returns ``{module: [file names]}``."""
+    files: dict[str, list[str]] = {}
+    for name, jets in summary.examples.items():
+        info = summary.modules[name]
+        panels, labels = [], []
+        for jet, label in examples.items():
+            ex = jets.get(jet)
+            if ex is None or ex["particle"] is None:
+                continue
+            n = int(geometry.mask[jet].sum())
+            order = geometry.order[jet][: min(n, MAX_SHOWN)]
+            panels.append(_with_mean(ex["particle"][:, order][:, :, order]))
+            labels.append(label)
+        if not panels:
+            continue
+        path = out / f"attention_{slug(name)}_examples.png"
+        heatmap_grid(panels, labels, _heads(info["heads"]), path,
+                     f"{model} · {name} ({info['kind']}): example jets", xlabel="key pT rank",
+                     ylabel="query pT rank", signed=not info["stochastic"])
+        files.setdefault(name, []).append(path.name)
+    return files
