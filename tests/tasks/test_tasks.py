@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+
 import lightning as L
 import pytest
 import torch
@@ -15,6 +17,7 @@ from tagformer.models.heads import ClassificationHead
 from tagformer.models.registry import create_encoder
 from tagformer.models.tagger import Tagger
 from tagformer.tasks import ClassificationTask, build_heads
+from tagformer.train.callbacks import EpochMetrics
 from tagformer.train.module import TaggerModule
 
 
@@ -83,15 +86,16 @@ def _module(tasks) -> TaggerModule:
     return TaggerModule(model, tasks, OptimConfig(lr=3e-3), ScheduleConfig(name="constant", warmup_fraction=0.0))
 
 
-def _fit(module: TaggerModule, epochs: int) -> L.Trainer:
+def _fit(module: TaggerModule, epochs: int, callbacks: list | None = None) -> L.Trainer:
     loader = torch.utils.data.DataLoader(_Jets(), batch_size=None)
     trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)
+                        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                        callbacks=callbacks)
     trainer.fit(module, train_dataloaders=loader, val_dataloaders=loader)
     return trainer
 
 
-def test_a_two_task_module_trains_and_logs_each_task():
+def test_a_two_task_module_trains_and_logs_each_task(tmp_path):
     tasks = [ClassificationTask(3), ClassificationTask(2, name="flavour", target_name="flavour", weight=0.5)]
     module = _module(tasks)
     assert module.metric_names() == ["loss", "classification_loss", "classification_acc", "flavour_loss",
@@ -101,13 +105,17 @@ def test_a_two_task_module_trains_and_logs_each_task():
         total, values = module._step(batch)
     torch.testing.assert_close(total, values["classification_loss"] + 0.5 * values["flavour_loss"])
     before = float(total)
-    trainer = _fit(module, epochs=8)
+    trainer = _fit(module, epochs=8, callbacks=[EpochMetrics(tmp_path / "metrics.csv")])
     metrics = trainer.callback_metrics
     assert {f"val_{n}" for n in module.metric_names()} <= set(metrics)
     assert float(metrics["val_loss"]) < before
     means = module.train_epoch_means()
     assert set(means) == {f"train_{n}" for n in module.metric_names()}
     assert all(0.0 <= means[k] <= 1.0 for k in ("train_classification_acc", "train_flavour_acc"))
+    with open(tmp_path / "metrics.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 8 and list(rows[0]) == EpochMetrics.fields(module.metric_names())
+    assert all(rows[-1][f"val_{n}"] != "" for n in module.metric_names())
 
 
 def test_one_classification_task_logs_the_names_of_before():
