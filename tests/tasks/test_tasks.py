@@ -139,3 +139,14 @@ def test_the_module_needs_a_head_per_task():
     model = Tagger(encoder, build_heads(tasks, encoder.jet_dim), in_features=3)
     with pytest.raises(ValueError, match="no head for task"):
         TaggerModule(model, [ClassificationTask(2, name="flavour")], OptimConfig(), ScheduleConfig())
+
+
+def test_particle_level_tasks_are_refused_until_there_are_per_particle_heads():
+    class PerParticle(ClassificationTask):
+        level = "particle"
+
+    tasks = [PerParticle(3)]
+    encoder = create_encoder("transformer_tiny", in_features=3, num_particles=8)
+    model = Tagger(encoder, build_heads(tasks, encoder.jet_dim), in_features=3)
+    with pytest.raises(ValueError, match="not jet-level"):
+        TaggerModule(model, tasks, OptimConfig(), ScheduleConfig())

@@ -101,8 +101,13 @@ class TaggerModule(L.LightningModule):
         missing = [t.name for t in tasks if t.name not in heads]
         if missing:
             raise ValueError(f"the model has no head for task(s) {missing}; heads: {list(heads)}")
+        particle = [t.name for t in tasks if t.level != "jet"]
+        if particle:  # the tagger's heads read the jet embedding; per-particle heads do not exist yet
+            raise ValueError(f"task(s) {particle} are not jet-level; only jet-level tasks can be trained")
         self.model = model
         self.tasks = tuple(tasks)
+        #: logged values shown in the progress bar
+        self._bar = {"loss", *tasks[0].metric_names} if len(tasks) == 1 else {"loss"}
         self.optim_cfg = optim
         self.schedule_cfg = schedule
         self._sums = EpochSums()
@@ -124,19 +129,20 @@ class TaggerModule(L.LightningModule):
         """Total loss (with graph) and every logged value of this batch (detached 0-d tensors)."""
         outputs = self.model.forward_heads(batch)
         single = len(self.tasks) == 1
-        total: torch.Tensor | None = None
+        weighted: list[torch.Tensor] = []
         values: dict[str, torch.Tensor] = {}
         for task in self.tasks:
             output = outputs[task.name].float()
             loss = task.loss(output, batch)
-            weighted = loss if task.weight == 1.0 else task.weight * loss
-            total = weighted if total is None else total + weighted
+            weighted.append(loss if task.weight == 1.0 else task.weight * loss)
             with torch.no_grad():
                 metrics = task.metrics(output, batch)
             if not single:
                 values[f"{task.name}_loss"] = loss.detach()
             values.update({(name if single else f"{task.name}_{name}"): v for name, v in metrics.items()})
-        assert total is not None
+        total = weighted[0]
+        for term in weighted[1:]:
+            total = total + term
         return total, {"loss": total.detach(), **values}
 
     def on_train_epoch_start(self) -> None:
@@ -153,9 +159,8 @@ class TaggerModule(L.LightningModule):
             )
         n = len(batch)
         self._sums.add(values, n)
-        bar = {"loss", *self.tasks[0].metric_names} if len(self.tasks) == 1 else {"loss"}
         for name, value in values.items():
-            self.log(name, value, prog_bar=name in bar, batch_size=n, on_step=True, on_epoch=False)
+            self.log(name, value, prog_bar=name in self._bar, batch_size=n, on_step=True, on_epoch=False)
         elapsed = time.perf_counter() - (self._t0 or time.perf_counter())
         if elapsed > 0:
             self.log("jets_s", self._sums.count / elapsed, prog_bar=True, on_step=True, on_epoch=False)
@@ -169,9 +174,8 @@ class TaggerModule(L.LightningModule):
     def validation_step(self, batch: JetBatch, batch_idx: int) -> None:
         _, values = self._step(batch)
         n = len(batch)
-        bar = {"loss", *self.tasks[0].metric_names} if len(self.tasks) == 1 else {"loss"}
         for name, value in values.items():
-            self.log(f"val_{name}", value, prog_bar=name in bar, batch_size=n, on_epoch=True, sync_dist=True)
+            self.log(f"val_{name}", value, prog_bar=name in self._bar, batch_size=n, on_epoch=True, sync_dist=True)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["tagformer_epoch_sums"] = self._sums.state_dict()
