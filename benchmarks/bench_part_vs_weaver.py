@@ -3,8 +3,10 @@
 Same configuration (paper ParT: embed 128/512/128, pair 64/64/64, 8 heads, 8+2 blocks, 16 inputs,
 10 classes), same inputs, same weights: weaver's randomly initialised state dict is copied into
 tagformer's model, so the logits must agree (checked and printed) before any timing. Inference only
-(eval mode, ``torch.inference_mode``), float32, CPU, threads as given. Each scenario times both models
-alternately ``--repeats`` times after warm-up and reports medians; the throughput ratio is printed last.
+(eval mode, ``torch.inference_mode``; tagformer's model through
+:func:`tagformer.models.inference.prepare_for_inference`), float32, CPU, threads as given. Each scenario
+times both models alternately ``--repeats`` times after warm-up and reports medians; the throughput
+ratio is printed last.
 
 Scenarios: ``full`` (every one of the N slots is a real particle) and ``jetclass`` (multiplicities drawn
 uniformly in [20, N], like JetClass jets padded to N = 128).
@@ -24,6 +26,7 @@ import torch
 
 from tagformer.data.batch import JetBatch
 from tagformer.models import create_model
+from tagformer.models.inference import prepare_for_inference
 from tagformer.models.weaver_compat import weaver_to_tagformer
 
 
@@ -66,6 +69,7 @@ def main() -> None:
     missing = ours.load_state_dict(weaver_to_tagformer(weaver.state_dict()), strict=True)
     n_w = sum(p.numel() for p in weaver.parameters())
     n_t = sum(p.numel() for p in ours.parameters())
+    ours = prepare_for_inference(ours)  # fused kernels, folded BatchNorms and head scales (same function)
     print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
           f"threads {torch.get_num_threads()}, float32, eager, inference_mode; batch {args.batch}, "
           f"N {args.particles}; GPU: not used")
