@@ -70,7 +70,7 @@ def test_new_layout_weights_load_as_saved(tmp_path: Path) -> None:
         (lambda p: p.best_weights.unlink(), "best.pt is missing"),
         (lambda p: p.dataset.unlink(), "dataset.json is missing"),
         (lambda p: p.normaliser.write_text("{"), "cannot read"),
-        (lambda p: p.normaliser.write_text(json.dumps({"mean": [0.0]})), "normaliser.json: normaliser state is malformed"),
+        (lambda p: p.normaliser.write_text(json.dumps({"mean": [0.0]})), "normaliser.json: normaliser state is"),
         (lambda p: p.best_weights.write_bytes(b"torn"), "cannot load checkpoint"),
         (lambda p: p.config.unlink(), "not a tagformer run directory"),
     ],

@@ -104,7 +104,7 @@ def test_profile_model_built_module(toy_zoo: str) -> None:
     assert {r["model"] for r in rows} == {r["preset"] for r in rows} == {"candidate-7"}
     assert rows[2]["flops_per_jet"] == model_flops_per_jet(model, in_features=3, num_particles=16)
     assert rows[0]["mem_method"] == "rss_delta_inprocess"  # a module cannot be rebuilt in a subprocess
-    with pytest.raises(ConfigError, match="not to an nn.Module"):
+    with pytest.raises(ConfigError, match=r"not to an nn\.Module"):
         profile_model(model, 3, 8, config=ProfileConfig(**FAST), dim=4)
     with pytest.raises(ModelError, match="no argument"):
         profile_model("toyattn", 3, 8, config=ProfileConfig(**FAST), bogus=1)

@@ -13,19 +13,24 @@ from tagformer.cli.main import main
 from tagformer.errors import ModelError
 from tagformer.export.onnx import export_onnx
 from tagformer.models import registry
+from tagformer.models.encoder import Encoder
 from tagformer.models.registry import Capabilities, register_model
 
 
 @register_model("toyloop", presets={"toyloop": {}}, capabilities=Capabilities(onnx_exportable=False))
-class ToyLoop(nn.Module):
+class ToyLoop(Encoder):
     """Data-dependent Python control flow: declared not exportable."""
 
-    def __init__(self, num_classes: int, in_features: int) -> None:
+    def __init__(self, in_features: int) -> None:
         super().__init__()
-        self.head = nn.Linear(in_features, num_classes)
+        self.embed_dim = self.jet_dim = 4
+        self.embed = nn.Linear(in_features, 4)
 
-    def forward(self, batch):  # type: ignore[no-untyped-def]
-        rows = [self.head(batch.features[i, : int(batch.mask[i].sum())]).mean(0) for i in range(len(batch))]
+    def encode(self, batch):  # type: ignore[no-untyped-def]
+        return self.embed(batch.features) * batch.mask[..., None]
+
+    def pool(self, tokens, mask):  # type: ignore[no-untyped-def]
+        rows = [tokens[i, : int(mask[i].sum())].mean(0) for i in range(len(tokens))]
         return torch.stack(rows)
 
 

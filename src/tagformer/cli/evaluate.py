@@ -9,8 +9,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "evaluate",
         help="evaluate a trained run (accuracy, AUC, background rejection, confusion matrix)",
-        description="Evaluate RUN's best checkpoint on a split of its dataset (default test) or on all of "
-        "--data, re-applying the run's normalisation. Writes RUN/metrics.json, RUN/roc.png, RUN/confusion.png.",
+        description="Evaluate RUN's best checkpoint on a split of its dataset (default test, drawn as in "
+        "training) or on every jet of --data (the model applies the normalisation fitted at training time "
+        "itself). Writes RUN/metrics.json, RUN/roc.png, RUN/confusion.png. Runs trained before the "
+        "encoder/heads split load too.",
     )
     p.add_argument("run_dir", metavar="RUN", help="a run directory written by `tagformer train`")
     p.add_argument("--data", help="evaluate on this file instead (all its jets)")
@@ -36,9 +38,10 @@ def format_metrics(m: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from tagformer.eval.evaluate import evaluate_run
+    from tagformer.rundir import RunDir
 
     metrics = evaluate_run(args.run_dir, data=args.data, split=args.split, plots=not args.no_plots,
                            device=args.device)
     print(format_metrics(metrics))
-    print(f"wrote {args.run_dir}/metrics.json")
+    print(f"wrote {RunDir(args.run_dir).metrics}")
     return 0

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from tagformer.bench.flops import FLOPS_CONVENTION
 from tagformer.bench.targets import configuration_name
 from tagformer.errors import DataError, TagformerError
 from tagformer.eval.costs import run_flops
@@ -83,8 +82,9 @@ def compare_runs(runs: list[str | Path], warn: Callable[[str], None] | None = No
             warn(cost.note)
         summary["flops_per_jet"] = cost.flops_per_jet
         for cost_key in ("params", "flops_per_jet"):
+            convention = newest["summary"].get("flops_convention")
             values = {m["run"].name: m["summary"].get(cost_key) for m in members
-                      if cost_key == "params" or m["summary"].get("flops_convention") == FLOPS_CONVENTION}
+                      if cost_key == "params" or m["summary"].get("flops_convention") == convention}
             if warn is not None and len(set(values.values())) > 1:
                 warn(f"{name}: {cost_key} differs between runs "
                      f"({', '.join(f'{k} {v}' for k, v in values.items())}); reporting the newest, "

@@ -1,10 +1,11 @@
 """The cost figures of a trained run, under the one convention of :mod:`tagformer.bench.flops`.
 
 A run's ``summary.json`` records ``params`` and ``flops_per_jet`` with the ``flops_convention`` they were
-counted under. When that is today's :data:`~tagformer.bench.flops.FLOPS_CONVENTION` the figure is used as
-it is; a run trained under an older convention (e.g. FLOPs counted on the first validation jets, padding
-and all) is re-counted from its configuration with :func:`~tagformer.bench.flops.model_flops_per_jet`,
-so ``tagformer compare``, ``tagformer profile`` and new training summaries agree for the same model and N.
+counted under. When that is today's :data:`~tagformer.bench.flops.FLOPS_CONVENTION` (or none is stated)
+the figure is used as it is; a run trained under an older convention (e.g. FLOPs counted on the first
+validation jets, padding and all) is re-counted from its configuration with
+:func:`~tagformer.bench.flops.model_flops_per_jet`, so ``tagformer compare``, ``tagformer profile`` and
+new training summaries agree for the same model and N.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def run_flops(run: str | Path, summary: dict[str, Any]) -> RunCost:
     from tagformer.bench.flops import FLOPS_CONVENTION
 
     recorded = summary.get("flops_per_jet")
-    if summary.get("flops_convention") == FLOPS_CONVENTION:
+    if summary.get("flops_convention") in (FLOPS_CONVENTION, None):  # today's, or not stated: as recorded
         return RunCost(recorded, "summary")
     try:
         flops = float(_recount(Path(run)))
