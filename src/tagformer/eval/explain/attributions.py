@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from tagformer.data.batch import JetBatch
+from tagformer.errors import TagformerError
 
 
 @dataclass
@@ -77,7 +78,10 @@ def integrated_gradients(model: nn.Module, batch: JetBatch, target: torch.Tensor
     batch_size : jets per attribution call (each runs ``batch_size * steps`` jets through the model).
     progress : called as ``progress(done, total)`` after each call.
     """
-    from captum.attr import IntegratedGradients
+    try:
+        from captum.attr import IntegratedGradients
+    except ImportError as exc:
+        raise TagformerError("attributions need captum: pip install 'tagformer[explain]'") from exc
 
     model = model.eval()
     device = next((p.device for p in model.parameters()), torch.device("cpu"))

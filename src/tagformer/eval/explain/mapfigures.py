@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +20,10 @@ def _heads(h: int) -> list[str]:
 
 
 def _with_mean(maps: np.ndarray) -> list[np.ndarray]:
-    """(H, Q, K) -> H panels plus their mean."""
-    return [*maps, np.nanmean(maps, axis=0) if np.isfinite(maps).any() else maps[0]]
+    """(H, Q, K) -> H panels plus their mean (NaN where no jet had the pair)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pairs stay NaN
+        return [*maps, np.nanmean(maps, axis=0)]
 
 
 def class_mean_figures(summary: AttentionSummary, class_names: list[str], out: Path,
