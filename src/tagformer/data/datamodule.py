@@ -9,6 +9,7 @@ the model and save as ``normaliser.json``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import lightning
 import numpy as np
@@ -31,8 +32,9 @@ from tagformer.errors import ConfigError, DataError
 
 __all__ = ["DataConfig", "DataPlan", "JetDataModule"]
 
-#: Splits each Lightning stage needs.
-STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
+#: Splits each Lightning stage needs (read-only).
+STAGE_SPLITS = MappingProxyType({"fit": ("train", "val"), "validate": ("val",), "test": ("test",),
+                                 "predict": ("test",)})
 
 
 @dataclass(frozen=True)
