@@ -81,7 +81,8 @@ def test_no_source_or_doc_cites_the_design_notes() -> None:
         (r"is_exporting\(\)|is_compiling\(\)|jit\.is_tracing\(\)|_get_current_dispatch_mode", "tracing.py"),
         (r"FlopCounterMode\(", "bench/flops.py"),  # one FLOP count
         (r"p\.numel\(\) for p in", "bench/flops.py"),  # one parameter count
-        (r'"summary\.json"|"normaliser\.json"|"best\.pt"|"dataset\.json"|"metrics\.json"', "rundir.py"),
+        (r'"(config\.yaml|normaliser\.json|dataset\.json|checkpoints|last\.ckpt|best\.pt|metrics\.csv|'
+         r'wall_time\.json|logs|summary\.json|metrics\.json|roc\.png|confusion\.png)"', "rundir.py"),  # run layout
     ],
 )
 def test_one_home(pattern: str, home: str) -> None:
