@@ -94,8 +94,13 @@ class FusedLinearGELU(_FusedBase):
 
 def batchnorm_affine(bn: nn.BatchNorm1d) -> tuple[torch.Tensor, torch.Tensor]:
     """``(scale, shift)`` with ``bn(x) == x * scale + shift`` in eval mode (running statistics)."""
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    return scale, bn.bias - bn.running_mean * scale
+    if bn.running_mean is None or bn.running_var is None:
+        raise ValueError("only BatchNorms that track running statistics can be folded")
+    scale = torch.rsqrt(bn.running_var + bn.eps)
+    if bn.weight is not None:
+        scale = bn.weight * scale
+    shift = -bn.running_mean * scale
+    return scale, shift if bn.bias is None else bn.bias + shift
 
 
 @torch.no_grad()
