@@ -25,11 +25,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tagformer.config import RunConfig, load_config
+from tagformer.data.config import DataConfig
 from tagformer.data.info import DatasetInfo
 from tagformer.errors import DataError, TagformerError
+
+if TYPE_CHECKING:
+    from tagformer.models.tagger import Tagger
 
 CONFIG = "config.yaml"
 NORMALISER = "normaliser.json"
@@ -159,9 +163,9 @@ class LoadedRun:
     """
 
     run_dir: Path
-    model: Any
+    model: Tagger
     config: RunConfig
-    data_config: Any
+    data_config: DataConfig
     normaliser_state: dict[str, Any]
     info: DatasetInfo
     summary: dict[str, Any] = field(default_factory=dict)
