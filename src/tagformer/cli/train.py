@@ -39,12 +39,13 @@ def _default_run_dir(cfg: RunConfig) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from tagformer.config import build_config
+    from tagformer.rundir import RunDir
     from tagformer.train.run import train
 
     if args.devices is not None and args.devices < 1:
         raise ConfigError(f"--devices must be >= 1, got {args.devices}")
     run_dir = Path(args.run_dir) if args.run_dir else None
-    resuming = args.resume and run_dir is not None and (run_dir / "config.yaml").exists()
+    resuming = args.resume and run_dir is not None and RunDir(run_dir).is_run()
     if args.resume and run_dir is None and not (args.model or args.config):
         raise ConfigError("--resume needs --run-dir (or the --model/--data/--config of the original run)")
     if resuming:
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("give --model NAME (or a --config file that sets model.name)")
         cfg = build_config(model=args.model, data=args.data, config_file=args.config, overrides=args.overrides)
         run_dir = run_dir or _default_run_dir(cfg)
-        resume = args.resume and (run_dir / "config.yaml").exists()
+        resume = args.resume and RunDir(run_dir).is_run()
         summary = train(None if resume else cfg, run_dir, resume=resume, overrides=args.overrides if resume else [],
                         devices=args.devices)
     if summary:
