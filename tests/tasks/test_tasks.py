@@ -150,3 +150,13 @@ def test_particle_level_tasks_are_refused_until_there_are_per_particle_heads():
     model = Tagger(encoder, build_heads(tasks, encoder.jet_dim), in_features=3)
     with pytest.raises(ValueError, match="not jet-level"):
         TaggerModule(model, tasks, OptimConfig(), ScheduleConfig())
+
+
+def test_a_checkpoint_from_before_the_encoder_heads_split_is_not_resumed():
+    module = _module([ClassificationTask(3)])
+    legacy = {"state_dict": {"model.embed.weight": torch.zeros(1), "model.head.weight": torch.zeros(1)}}
+    with pytest.raises(TagformerError, match="before the encoder/heads split"):
+        module.on_load_checkpoint(legacy)
+    module.on_load_checkpoint({"state_dict": {"model.encoder.embed.weight": torch.zeros(1)},
+                               "tagformer_epoch_sums": {"count": 32.0, "loss": 48.0, "acc": 8.0}})
+    assert module.train_epoch_means() == {"train_loss": 1.5, "train_acc": 0.25}

@@ -181,6 +181,12 @@ class TaggerModule(L.LightningModule):
         checkpoint["tagformer_epoch_sums"] = self._sums.state_dict()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Restore the epoch sums; refuse a ``last.ckpt`` saved before the encoder/heads split (its weights and
+        optimiser state follow the old layout, so training cannot continue from it)."""
+        keys = checkpoint.get("state_dict", {})
+        if keys and not any(k.startswith("model.encoder.") for k in keys):
+            raise TagformerError("this checkpoint was saved before the encoder/heads split and cannot be resumed; "
+                                 "its best weights still evaluate and export - retrain to continue training")
         self._sums.load_state_dict(checkpoint.get("tagformer_epoch_sums", {}))
 
     def configure_optimizers(self) -> dict[str, Any]:
