@@ -48,7 +48,7 @@ class AttentionSummary:
     sparsity : :meth:`SparsityTotals.result`.
     particle_means : module -> (C, H, N, N) class-averaged effective maps, particles by decreasing pT.
     own_means : module -> (C, H, Nq, Nk) class-averaged maps in the module's own terms (batch order), for
-        modules without an effective particle map whose maps have one row per jet.
+        modules without an effective particle map that is a distribution, whose maps have one row per jet.
     examples : module -> jet index -> {"particle": (H, N, N) or None (batch order), "own": (H, Nq, Nk) or
         None, "received": (H, N) or None}.
     scores : (jets, N) attention each particle receives, mean over modules and heads, or None.
@@ -112,7 +112,7 @@ class AttentionAccumulator:
                 real = mask.gather(1, order)
                 self._means(self._particle, name, (m.num_heads, n, n)).add(
                     sort_map(m.particle, order), real[:, :, None] & real[:, None, :], labels)
-            own = self._own_terms(m, b) if m.particle is None else None
+            own = self._own_terms(m, b) if m.particle is None or not m.stochastic else None
             if own is not None:
                 weights, pairs = own
                 self._means(self._own, name, tuple(weights.shape[1:])).add(weights, pairs, labels)

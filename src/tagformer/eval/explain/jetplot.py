@@ -10,7 +10,7 @@ import numpy as np
 from tagformer.eval.explain.data import JetGeometry
 from tagformer.eval.explain.plots import save, style
 
-#: Links with a head-averaged weight below this are not drawn.
+#: Links with a head-averaged weight below this (or below twice uniform attention) are not drawn.
 LINK_THRESHOLD = 0.1
 
 
@@ -19,13 +19,14 @@ def jet_picture(geometry: JetGeometry, jet: int, subjets: np.ndarray | None,
                 title: str = "") -> Path:
     """One panel per module: ``panels`` maps a title to (head-averaged (N, N) effective map or None,
     (N,) attention received or None). Lines join query and key particles whose weight is at least
-    :data:`LINK_THRESHOLD` (width and opacity grow with it); open circles mark the attention each particle
-    receives when there is no map (e.g. from a class token)."""
+    ``max(LINK_THRESHOLD, 2 / particles)`` (width and opacity grow with it); open circles mark the attention
+    each particle receives when there is no map (e.g. from a class token)."""
     real = np.flatnonzero(geometry.mask[jet])
     x, y, pt = geometry.deta[jet], geometry.dphi[jet], geometry.pt[jet]
     size = 15 + 250 * pt / max(float(pt[real].max()) if real.size else 1.0, 1e-9)
     colours = np.full(len(x), -1) if subjets is None else subjets
     count = max(len(panels), 1)
+    threshold = max(LINK_THRESHOLD, 2.0 / max(real.size, 1))
     with style() as plt:
         cmap = plt.get_cmap("tab10")
         fig, axes = plt.subplots(1, count, figsize=(4.2 * count + 0.5, 4.6), squeeze=False)
@@ -34,7 +35,7 @@ def jet_picture(geometry: JetGeometry, jet: int, subjets: np.ndarray | None,
                 for i in real:
                     for j in real:
                         w = float(matrix[i, j])
-                        if i != j and w >= LINK_THRESHOLD:
+                        if i != j and w >= threshold:
                             ax.plot([x[i], x[j]], [y[i], y[j]], color="black", lw=0.4 + 2.5 * w,
                                     alpha=min(1.0, 0.2 + 0.8 * w), zorder=1)
             face = [cmap(int(c) % 10) if c >= 0 else (0.6, 0.6, 0.6, 1.0) for c in colours[real]]
@@ -48,4 +49,8 @@ def jet_picture(geometry: JetGeometry, jet: int, subjets: np.ndarray | None,
             ax.set_ylabel(r"$\Delta\phi$", fontsize=11)
             ax.tick_params(labelsize=8)
             ax.set_aspect("equal", adjustable="datalim")
+        if subjets is not None:
+            for c in sorted({int(v) for v in colours[real]}):
+                axes[0][-1].scatter([], [], color=cmap(c % 10), label=f"subjet {c}")
+            axes[0][-1].legend(fontsize=8, loc="upper right", frameon=False)
         return save(plt, fig, path, title)

@@ -31,7 +31,8 @@ def class_mean_figures(summary: AttentionSummary, class_names: list[str], out: P
     """One PNG per module: class-averaged maps (rows = classes, columns = heads and their mean).
 
     Effective particle maps are indexed by pT rank (0 = hardest) and cut at ``MAX_SHOWN`` ranks; maps in a
-    module's own terms (no effective map) are shown whole, queries and keys as the module orders them.
+    module's own terms (modules without an effective map that is a distribution) show the first
+    ``MAX_SHOWN`` queries and every key, as the module orders them.
     Returns ``{module: [file names]}``.
     """
     files: dict[str, list[str]] = {}
@@ -42,17 +43,24 @@ def class_mean_figures(summary: AttentionSummary, class_names: list[str], out: P
         path = out / f"attention_{slug(name)}_class_mean.png"
         heatmap_grid(panels, class_names, _heads(means.shape[1]), path,
                      f"{model} · {name} ({info['kind']}): class-averaged effective map", xlabel="key pT rank",
-                     ylabel="query pT rank", signed=not info["stochastic"])
+                     ylabel="query pT rank", **_scale(info))
         files.setdefault(name, []).append(path.name)
     for name, means in summary.own_means.items():
         info = summary.modules[name]
-        panels = [_with_mean(means[c]) for c in range(means.shape[0])]
+        panels = [_with_mean(means[c][:, :MAX_SHOWN]) for c in range(means.shape[0])]
         path = out / f"attention_{slug(name)}_class_mean_own.png"
         heatmap_grid(panels, class_names, _heads(means.shape[1]), path,
                      f"{model} · {name}: class-averaged map in its own terms ({info['kind']})",
                      xlabel=_own_axis(info["kind"], "key"), ylabel=_own_axis(info["kind"], "query"))
         files.setdefault(name, []).append(path.name)
     return files
+
+
+def _scale(info: dict) -> dict:
+    """Colour-scale arguments: diverging for effective maps that are not distributions."""
+    if info["stochastic"]:
+        return {}
+    return {"signed": True, "label": "effective weight"}
 
 
 def _own_axis(kind: str, which: str) -> str:
@@ -64,25 +72,35 @@ def _own_axis(kind: str, which: str) -> str:
 
 def example_figures(summary: AttentionSummary, geometry: JetGeometry, examples: dict[int, str], out: Path,
                     model: str) -> dict[str, list[str]]:
-    """One PNG per module: the effective maps of the example jets (rows) per head, real particles only,
-    by decreasing pT. ``examples`` maps a jet index to its row label. Returns ``{module: [file names]}``."""
+    """Per module, the maps of the example jets (rows) per head: effective maps over the real particles by
+    decreasing pT, and maps in the module's own terms where those are kept (real queries, first
+    :data:`MAX_SHOWN`). ``examples`` maps a jet index to its row label. Returns ``{module: [file names]}``."""
     files: dict[str, list[str]] = {}
     for name, jets in summary.examples.items():
         info = summary.modules[name]
-        panels, labels = [], []
+        particle, own, particle_labels, own_labels = [], [], [], []
         for jet, label in examples.items():
             ex = jets.get(jet)
-            if ex is None or ex["particle"] is None:
+            if ex is None:
                 continue
             n = int(geometry.mask[jet].sum())
-            order = geometry.order[jet][: min(n, MAX_SHOWN)]
-            panels.append(_with_mean(ex["particle"][:, order][:, :, order]))
-            labels.append(label)
-        if not panels:
-            continue
-        path = out / f"attention_{slug(name)}_examples.png"
-        heatmap_grid(panels, labels, _heads(info["heads"]), path,
-                     f"{model} · {name} ({info['kind']}): example jets", xlabel="key pT rank",
-                     ylabel="query pT rank", signed=not info["stochastic"])
-        files.setdefault(name, []).append(path.name)
+            if ex["particle"] is not None:
+                order = geometry.order[jet][: min(n, MAX_SHOWN)]
+                particle.append(_with_mean(ex["particle"][:, order][:, :, order]))
+                particle_labels.append(label)
+            if ex["own"] is not None:
+                own.append(_with_mean(ex["own"][:, : min(ex["own"].shape[1], n, MAX_SHOWN)]))
+                own_labels.append(label)
+        if particle:
+            path = out / f"attention_{slug(name)}_examples.png"
+            heatmap_grid(particle, particle_labels, _heads(info["heads"]), path,
+                         f"{model} · {name} ({info['kind']}): example jets", xlabel="key pT rank",
+                         ylabel="query pT rank", **_scale(info))
+            files.setdefault(name, []).append(path.name)
+        if own:
+            path = out / f"attention_{slug(name)}_examples_own.png"
+            heatmap_grid(own, own_labels, _heads(info["heads"]), path,
+                         f"{model} · {name}: example jets in its own terms ({info['kind']})",
+                         xlabel=_own_axis(info["kind"], "key"), ylabel=_own_axis(info["kind"], "query"))
+            files.setdefault(name, []).append(path.name)
     return files

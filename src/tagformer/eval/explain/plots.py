@@ -42,11 +42,15 @@ def slug(name: str) -> str:
 
 def heatmap_grid(panels: Sequence[Sequence[np.ndarray | None]], row_labels: Sequence[str],
                  col_labels: Sequence[str], path: Path, title: str = "", xlabel: str = "key",
-                 ylabel: str = "query", signed: bool = False, vmax: float | None = None) -> Path:
+                 ylabel: str = "query", signed: bool = False, vmax: float | None = None,
+                 label: str = "attention weight") -> Path:
     """A rows x columns grid of matrices with one colour scale (NaN = no jet had that pair).
 
-    ``signed`` uses a diverging scale symmetric around 0 (for effective maps that are not distributions).
+    ``signed`` uses a diverging scale symmetric around 0 (for effective maps that are not distributions);
+    ``label`` names the colour scale.
     """
+    from matplotlib.ticker import MaxNLocator
+
     rows, cols = len(panels), max(len(r) for r in panels)
     values = [p[np.isfinite(p)] for r in panels for p in r if p is not None and np.isfinite(p).any()]
     top = vmax if vmax is not None else max([float(np.abs(v).max()) for v in values] + [1e-12])
@@ -63,6 +67,8 @@ def heatmap_grid(panels: Sequence[Sequence[np.ndarray | None]], row_labels: Sequ
                     continue
                 image = ax.imshow(panel, cmap=cmap, vmin=vmin, vmax=top, interpolation="nearest", aspect="auto")
                 ax.minorticks_off()
+                ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))
+                ax.yaxis.set_major_locator(MaxNLocator(5, integer=True))
                 ax.tick_params(labelsize=8, length=2, top=False, right=False)
                 if r == 0:
                     ax.set_title(col_labels[c], fontsize=11)
@@ -71,6 +77,8 @@ def heatmap_grid(panels: Sequence[Sequence[np.ndarray | None]], row_labels: Sequ
                 if r == rows - 1:
                     ax.set_xlabel(xlabel, fontsize=10)
         if image is not None:
-            fig.colorbar(image, ax=axes, shrink=0.8, label="attention weight")
+            bar = fig.colorbar(image, ax=axes, shrink=0.8)
+            bar.set_label(label, fontsize=12)
+            bar.ax.tick_params(labelsize=10)
         return save(plt, fig, path, title)
 

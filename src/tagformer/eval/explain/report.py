@@ -41,11 +41,13 @@ def _figures(result: dict, out: Path, summary: AttentionSummary | None, geometry
         panels = {}
         for module, jets in summary.examples.items():
             ex = jets.get(jet)
-            if ex is None or (ex["particle"] is None and ex["received"] is None):
+            if ex is None:
                 continue
-            matrix = None if ex["particle"] is None else ex["particle"].mean(0)
+            stochastic = summary.modules[module]["stochastic"]
+            matrix = None if ex["particle"] is None or not stochastic else ex["particle"].mean(0)
             received = None if ex["received"] is None else ex["received"].mean(0)
-            panels[module] = (matrix, received)
+            if matrix is not None or received is not None:
+                panels[module] = (matrix, received)
         if panels:
             path = out / f"jet_{jet}.png"
             jet_picture(geometry, jet, None if subjets is None else subjets[jet], panels, path,
@@ -82,8 +84,9 @@ def _attention_md(result: dict, figs: dict) -> list[str]:
                      "rows with max > 0.9", "same subjet"], rows)
     lines += ["", f"![sparsity]({figs['sparsity']})", ""]
     lines += [f"Maps show at most the {MAX_SHOWN} hardest particles, by decreasing pT. Jet pictures draw the "
-              f"head-averaged links of weight >= {LINK_THRESHOLD} between particles (sized by pT, coloured by "
-              "C/A subjet); open circles are the attention a class token gives each particle.", ""]
+              f"head-averaged links of weight >= max({LINK_THRESHOLD}, 2 / particles) between particles (sized by "
+              "pT, coloured by C/A subjet, hardest subjet first); open circles are the attention a class token "
+              "gives each particle. Signed effective maps are not drawn on the jet.", ""]
     for module in att["modules"]:
         for f in figs["class_means"].get(module, []) + figs["examples"].get(module, []):
             lines += [f"![{module}]({f})", ""]

@@ -113,6 +113,11 @@ def explain_run(run_dir: str | Path, data: str | None = None, jets: int = 1000, 
                   for m, i in summary.modules.items() if i["particle_map"] and not i["stochastic"]]
     attr = integrated_gradients(model, batch, steps=ig_steps, batch_size=max(1, batch_size // 4),
                                 progress=counter(log, "integrated gradients"))
+    summary_attr = summarise(attr, batch.labels, class_names, list(run.info.feature_names))
+    rel = summary_attr["completeness"]["median_rel_delta"]
+    if rel > 0.05:
+        notes.append(f"integrated gradients miss completeness by {100 * rel:.0f} % (median over jets): the "
+                     f"attributions are approximate; raise --ig-steps (now {ig_steps})")
     rank = torch.from_numpy(geometry.rank)
     ks = list(KS)
     scores = None if summary is None or summary.scores is None else torch.from_numpy(summary.scores)
@@ -126,7 +131,7 @@ def explain_run(run_dir: str | Path, data: str | None = None, jets: int = 1000, 
         "accuracy": float((logits.argmax(-1) == batch.labels).float().mean()),
         "notes": notes,
         "attention": None,
-        "attributions": {**summarise(attr, batch.labels, class_names, list(run.info.feature_names)),
+        "attributions": {**summary_attr,
                          "particle_rank_profile": rank_profile(attr.per_particle, rank),
                          "particle_top_k_share": top_k_share(attr.per_particle, ks)},
         "faithfulness": faith,
