@@ -155,3 +155,21 @@ def test_sort_map_permutes_rows_and_columns():
     m = torch.arange(9.0).view(1, 1, 3, 3)
     out = sort_map(m, torch.tensor([[2, 0, 1]]))
     torch.testing.assert_close(out[0, 0], torch.tensor([[8.0, 6, 7], [2, 0, 1], [5, 3, 4]]))
+
+
+def test_class_token_pooling_gives_received_weights_and_their_class_means():
+    torch.manual_seed(0)
+    model = create_model("transformer_tiny", num_classes=2, in_features=3, num_particles=12, pooling="cls").eval()
+    batch = random_jets(6, 12, 3, 2, seed=6, min_real=2)
+    _, modules = collect_attention(model, batch)
+    cls = modules["encoder.cls_block.attn"]
+    assert cls.kind == "class_token" and cls.particle is None
+    on_cls = cls.calls[0].weights[:, :, 0, 0]
+    torch.testing.assert_close(cls.received.sum(-1) + on_cls, torch.ones_like(on_cls), atol=1e-5, rtol=0)
+    assert (cls.received[~batch.mask[:, None, :].expand_as(cls.received)] == 0).all()
+    geometry = jet_geometry(batch)
+    acc = AttentionAccumulator(6, 12, 2, examples=[0])
+    acc.add(0, modules, batch.mask, batch.labels, torch.from_numpy(geometry.order), None)
+    summary = acc.summary()
+    assert summary.received_means["encoder.cls_block.attn"].shape == (2, cls.num_heads, 12)
+    assert "encoder.cls_block.attn" not in summary.own_means

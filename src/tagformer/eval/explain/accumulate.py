@@ -48,7 +48,10 @@ class AttentionSummary:
     sparsity : :meth:`SparsityTotals.result`.
     particle_means : module -> (C, H, N, N) class-averaged effective maps, particles by decreasing pT.
     own_means : module -> (C, H, Nq, Nk) class-averaged maps in the module's own terms (batch order), for
-        modules without an effective particle map that is a distribution, whose maps have one row per jet.
+        modules without an effective particle map that is a distribution, whose maps have one row per jet
+        (class tokens excepted: see ``received_means``).
+    received_means : module -> (C, H, N) class-averaged attention each particle receives, by pT rank, for
+        modules that give it without a particle map (class tokens).
     examples : module -> jet index -> {"particle": (H, N, N) or None (batch order), "own": (H, Nq, Nk) or
         None, "received": (H, N) or None}.
     scores : (jets, N) attention each particle receives, mean over modules and heads, or None.
@@ -58,6 +61,7 @@ class AttentionSummary:
     sparsity: dict[str, dict] = field(default_factory=dict)
     particle_means: dict[str, np.ndarray] = field(default_factory=dict)
     own_means: dict[str, np.ndarray] = field(default_factory=dict)
+    received_means: dict[str, np.ndarray] = field(default_factory=dict)
     examples: dict[str, dict[int, dict]] = field(default_factory=dict)
     scores: np.ndarray | None = None
 
@@ -78,6 +82,7 @@ class AttentionAccumulator:
         self.out = AttentionSummary()
         self._particle: dict[str, ClassMeans] = {}
         self._own: dict[str, ClassMeans] = {}
+        self._received: dict[str, ClassMeans] = {}
         self._score_sum = np.zeros((jets, num_particles))
         self._score_count = np.zeros(jets)
 
@@ -100,19 +105,24 @@ class AttentionAccumulator:
         """One batch: jets ``start .. start + B`` with particle ``mask``, true ``labels``, pT ``order`` (B, N)
         (slots by decreasing pT) and C/A ``subjets`` (B, N) or None."""
         b, n = mask.shape
+        real = mask.gather(1, order)
         scores = torch.zeros(b, n, dtype=torch.float64)
         scored = 0
         for name, m in modules.items():
             self._describe(m)
             for call, q, k in zip(m.calls, m.query_masks, m.key_masks):
                 self.sparsity.add(name, m.kind, call.weights, q, k)
+            own = None
             if m.particle is not None:
                 if m.stochastic and m.uniform is not None and subjets is not None:
                     self.sparsity.add_subjets(name, m.particle, m.uniform, subjets, mask)
-                real = mask.gather(1, order)
                 self._means(self._particle, name, (m.num_heads, n, n)).add(
                     sort_map(m.particle, order), real[:, :, None] & real[:, None, :], labels)
-            own = self._own_terms(m, b) if m.particle is None or not m.stochastic else None
+            elif m.received is not None:  # class tokens: what each particle receives, by pT rank
+                ranked = m.received.gather(2, order[:, None, :].expand_as(m.received))
+                self._means(self._received, name, (m.num_heads, 1, n)).add(ranked[:, :, None], real[:, None], labels)
+            if (m.particle is None and m.received is None) or (m.particle is not None and not m.stochastic):
+                own = self._own_terms(m, b)
             if own is not None:
                 weights, pairs = own
                 self._means(self._own, name, tuple(weights.shape[1:])).add(weights, pairs, labels)
@@ -152,6 +162,7 @@ class AttentionAccumulator:
         out.sparsity = self.sparsity.result()
         out.particle_means = {k: v.mean() for k, v in self._particle.items()}
         out.own_means = {k: v.mean() for k, v in self._own.items()}
+        out.received_means = {k: v.mean()[:, :, 0] for k, v in self._received.items()}
         if self._score_count.any():
             out.scores = self._score_sum / np.maximum(self._score_count, 1)[:, None]
         return out

@@ -9,7 +9,7 @@ import numpy as np
 
 from tagformer.eval.explain.accumulate import AttentionSummary
 from tagformer.eval.explain.data import JetGeometry
-from tagformer.eval.explain.plots import heatmap_grid, slug
+from tagformer.eval.explain.plots import heatmap_grid, save, slug, style
 
 #: Largest number of pT-ranked particles shown on a map axis (the rest is almost always padding).
 MAX_SHOWN = 32
@@ -103,4 +103,44 @@ def example_figures(summary: AttentionSummary, geometry: JetGeometry, examples: 
                          f"{model} · {name}: example jets in its own terms ({info['kind']})",
                          xlabel=_own_axis(info["kind"], "key"), ylabel=_own_axis(info["kind"], "query"))
             files.setdefault(name, []).append(path.name)
+    return files
+
+
+def received_figures(summary: AttentionSummary, geometry: JetGeometry, class_names: list[str],
+                     examples: dict[int, str], out: Path, model: str) -> dict[str, list[str]]:
+    """One PNG per class-token module: the weight each particle receives against its pT rank, per head and
+    their mean; top row class averages (one line per class), bottom row the example jets."""
+    files: dict[str, list[str]] = {}
+    for name, means in summary.received_means.items():
+        heads = means.shape[1]
+        k = min(MAX_SHOWN, means.shape[-1])
+        jets = summary.examples.get(name, {})
+        with style() as plt:
+            fig, axes = plt.subplots(2, heads + 1, figsize=(3.0 * (heads + 1) + 1, 6.2), squeeze=False,
+                                     sharey="row")
+            for col, title in enumerate(_heads(heads)):
+                top, bottom = axes[0][col], axes[1][col]
+                for c, cls in enumerate(class_names):
+                    curve = means[c, col] if col < heads else np.nanmean(means[c], axis=0)
+                    top.plot(np.arange(k), curve[:k], marker="o", ms=2, lw=1, label=cls)
+                for jet, label in examples.items():
+                    ex = jets.get(jet)
+                    if ex is None or ex["received"] is None:
+                        continue
+                    n = int(geometry.mask[jet].sum())
+                    order = geometry.order[jet][: min(n, k)]
+                    values = ex["received"][col] if col < heads else ex["received"].mean(0)
+                    bottom.plot(np.arange(len(order)), values[order], marker="o", ms=2, lw=1, label=label)
+                top.set_title(title, fontsize=11)
+                bottom.set_xlabel("particle pT rank", fontsize=10)
+                for ax in (top, bottom):
+                    ax.tick_params(labelsize=8)
+            axes[0][0].set_ylabel("class mean", fontsize=10)
+            axes[1][0].set_ylabel("example jets", fontsize=10)
+            axes[0][-1].legend(fontsize=7, frameon=False)
+            axes[1][-1].legend(fontsize=7, frameon=False)
+            fig.tight_layout()
+            path = save(plt, fig, out / f"attention_{slug(name)}_received.png",
+                        f"{model} · {name}: class-token weight on each particle")
+        files.setdefault(name, []).append(path.name)
     return files

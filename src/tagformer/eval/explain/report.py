@@ -13,7 +13,7 @@ from tagformer.eval.explain.accumulate import AttentionSummary
 from tagformer.eval.explain.charts import plot_faithfulness, plot_feature_importance, plot_rank_profile, plot_sparsity
 from tagformer.eval.explain.data import JetGeometry
 from tagformer.eval.explain.jetplot import LINK_THRESHOLD, jet_picture
-from tagformer.eval.explain.mapfigures import MAX_SHOWN, class_mean_figures, example_figures
+from tagformer.eval.explain.mapfigures import MAX_SHOWN, class_mean_figures, example_figures, received_figures
 
 
 def _figures(result: dict, out: Path, summary: AttentionSummary | None, geometry: JetGeometry,
@@ -36,6 +36,8 @@ def _figures(result: dict, out: Path, summary: AttentionSummary | None, geometry
     figs["sparsity"] = plot_sparsity(summary.sparsity, out / "sparsity.png", f"{name}: attention sparsity").name
     figs["class_means"] = class_mean_figures(summary, result["class_names"], out, name)
     figs["examples"] = example_figures(summary, geometry, picked, out, name)
+    for module, files in received_figures(summary, geometry, result["class_names"], picked, out, name).items():
+        figs["class_means"].setdefault(module, []).extend(files)
     figs["jets"] = []
     for jet, label in picked.items():
         panels = {}
@@ -129,10 +131,19 @@ def _faithfulness_md(result: dict, figs: dict) -> list[str]:
             f"![faithfulness]({figs['faithfulness']})", ""]
 
 
+#: Files of an earlier report in the same directory, removed first so no stale figure survives.
+_OWN_FILES = ("report.md", "explain.json", "sparsity.png", "feature_importance.png", "rank_profile.png",
+              "faithfulness.png", "attention_*.png", "jet_*.png")
+
+
 def write_report(result: dict, out: Path, summary: AttentionSummary | None, geometry: JetGeometry,
                  subjets: np.ndarray | None, picked: dict[int, str]) -> Path:
-    """Write figures, ``explain.json`` and ``report.md`` into ``out``; adds ``result["figures"]``."""
+    """Write figures, ``explain.json`` and ``report.md`` into ``out`` (replacing an earlier report's files);
+    adds ``result["figures"]``."""
     out.mkdir(parents=True, exist_ok=True)
+    for pattern in _OWN_FILES:
+        for old in out.glob(pattern):
+            old.unlink()
     figs = _figures(result, out, summary, geometry, subjets, picked)
     result["figures"] = figs
     (out / "explain.json").write_text(json.dumps(result, indent=2) + "\n")
