@@ -44,6 +44,21 @@ def test_export_writes_graphs_and_report(exported) -> None:
     assert (out / INT8_NAME).stat().st_size < (out / ONNX_NAME).stat().st_size
 
 
+def test_graph_starts_with_the_taggers_own_input_norm(exported) -> None:
+    """The raw features enter the graph through the tagger's input_norm buffers (no separate normalisation)."""
+    import onnx
+    from onnx import numpy_helper
+
+    run, report = exported
+    graph = onnx.load(str(run / "export" / ONNX_NAME)).graph
+    consumers = [n for n in graph.node if "features" in n.input and n.op_type != "Shape"]
+    assert [(n.op_type, list(n.input)) for n in consumers] == [("Sub", ["features", "tagger.input_norm.mean"])]
+    weights = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    assert np.allclose(weights["tagger.input_norm.mean"], report["normaliser"]["mean"])
+    assert np.allclose(weights["tagger.input_norm.std"], report["normaliser"]["std"])
+    assert not any("normalis" in name for name in weights)
+
+
 def test_graph_takes_raw_features_at_any_batch_and_particle_count(exported) -> None:
     from tagformer.data.batch import JetBatch
     from tagformer.rundir import load_run
