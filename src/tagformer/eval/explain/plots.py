@@ -13,14 +13,16 @@ import numpy as np
 
 @contextlib.contextmanager
 def style() -> Iterator[Any]:
-    """``matplotlib.pyplot`` on the Agg backend with the mplhep CMS style, restored afterwards."""
+    """``matplotlib.pyplot`` on the Agg backend with the mplhep CMS style (smaller fonts: these figures hold
+    many panels), restored afterwards."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
     import mplhep
 
-    with plt.style.context(mplhep.style.CMS):
+    smaller = {"xtick.labelsize": 11, "ytick.labelsize": 11, "axes.labelsize": 12, "legend.fontsize": 10}
+    with plt.style.context([mplhep.style.CMS, smaller]):
         yield plt
 
 
