@@ -62,11 +62,13 @@ def test_a_model_without_attention_still_gets_attributions(tiny_h5: Path, tmp_pa
     out = tmp_path / "explain"
     assert main(["explain", str(run), "--jets", "8", "--out", str(out), "--ig-steps", "4", "--no-subjets"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "has no attention layers" in err and "Traceback" not in err
+    assert err.count("\n") == 1 and "no attention maps (it has no attention layers)" in err
+    assert "Traceback" not in err
     result = json.loads((out / "explain.json").read_text())
     assert result["attention"] is None
     assert set(result["faithfulness"]["curves"]) == {"attribution", "random"}
     assert "has no attention layers" in (out / "report.md").read_text()
+    assert result["attention_missing"] == "it has no attention layers"
 
 
 def test_bad_input_gives_one_clear_message(transformer_run: Path, tmp_path: Path, capsys):

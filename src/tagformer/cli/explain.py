@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
           f"{faith['curves']['random'][0]:.3f}")
     print(f"wrote {out / 'report.md'}")
     if result["attention"] is None:
-        raise NoAttentionError(f"{result['preset'] or result['model']} has no attention layers: no attention maps "
-                               f"to show; attributions and faithfulness were still written to {out}")
+        raise NoAttentionError(f"{result['preset'] or result['model']}: no attention maps "
+                               f"({result['attention_missing']}); attributions and faithfulness were still "
+                               f"written to {out}")
     return 0

@@ -116,6 +116,9 @@ def _shares(values: torch.Tensor) -> torch.Tensor:
 def summarise(attr: Attributions, labels: torch.Tensor, class_names: list[str], feature_names: list[str]) -> dict:
     """Completeness and class-averaged feature importances of ``attr`` (all values plain floats).
 
+    ``completeness``: mean and largest |delta|, the median over jets of |delta| / |gap|, the mean |gap|, and
+    ``rel_delta`` = mean |delta| / mean |gap| (robust to jets whose logit barely moves).
+
     ``feature_share[class][feature]``: mean over the class's jets of the feature's share of the jet's
     |attribution| (summed over particles), plus ``"all"`` over every jet; ``feature_mean`` is the signed mean
     attribution (logit units) per class and feature.
@@ -125,7 +128,8 @@ def summarise(attr: Attributions, labels: torch.Tensor, class_names: list[str], 
     shares, signed = _shares(attr.per_feature), attr.per_feature.double()
     out: dict = {
         "completeness": {"mean_abs_delta": float(delta.mean()), "max_abs_delta": float(delta.max()),
-                         "median_rel_delta": float(rel.median()), "mean_abs_gap": float(gap.mean())},
+                         "median_rel_delta": float(rel.median()), "mean_abs_gap": float(gap.mean()),
+                         "rel_delta": float(delta.mean() / gap.mean().clamp(min=1e-12))},
         "feature_names": list(feature_names),
         "feature_share": {"all": [float(v) for v in shares.mean(0)]},
         "feature_mean": {"all": [float(v) for v in signed.mean(0)]},

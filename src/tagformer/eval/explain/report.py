@@ -102,8 +102,8 @@ def _attributions_md(result: dict, figs: dict) -> list[str]:
     lines = ["## Attributions (integrated gradients)", "",
              f"Target: the predicted class's logit; {result['settings']['ig_steps']} Gauss-Legendre steps from "
              "the model's input mean. Completeness: mean |sum of attributions - logit gap| = "
-             f"{c['mean_abs_delta']:.2e} (max {c['max_abs_delta']:.2e}, median relative "
-             f"{c['median_rel_delta']:.2e}) for a mean |logit gap| of {c['mean_abs_gap']:.3f}.", ""]
+             f"{c['mean_abs_delta']:.2e} (max {c['max_abs_delta']:.2e}; {100 * c['rel_delta']:.1f} % of the mean "
+             f"|logit gap| {c['mean_abs_gap']:.3f}; median per jet relative {c['median_rel_delta']:.2e}).", ""]
     names = attr["feature_names"]
     rows = [[cls, *(f"{v:.3f}" for v in share)] for cls, share in attr["feature_share"].items()]
     lines += ["Share of |attribution| per input feature:", "", *_table(["class", *names], rows), ""]

@@ -49,6 +49,27 @@ def _attention(model: torch.nn.Module, batch: Any, geometry: JetGeometry, subjet
     return torch.cat(logits), acc.summary()
 
 
+def missing_attention(probes: bool, summary: AttentionSummary | None) -> str | None:
+    """Why there are no attention maps, or None when there are."""
+    if summary is not None:
+        return None
+    return "its attention layers recorded nothing on these jets" if probes else "it has no attention layers"
+
+
+def attention_notes(name: str, probes: bool, summary: AttentionSummary | None) -> list[str]:
+    """The report's notes on what the attention part can and cannot show for this model."""
+    why = missing_attention(probes, summary)
+    if why is not None:
+        return [f"{name}: no attention maps ({why}): there are no maps, sparsity statistics or attention-ranked "
+                "faithfulness curve; attributions and the other curves are given"]
+    notes = [f"{m} ({i['kind']}): no effective particle x particle map; shown in its own terms"
+             for m, i in summary.modules.items() if not i["particle_map"] and not i["received"]]
+    notes += [f"{m} ({i['kind']}): its effective particle map is signed and need not sum to 1 (not a "
+              "distribution); sparsity is measured on its own-terms weights"
+              for m, i in summary.modules.items() if i["particle_map"] and not i["stochastic"]]
+    return notes
+
+
 def _predict(model: torch.nn.Module, batch: Any, batch_size: int, device: str) -> torch.Tensor:
     with torch.no_grad():
         return torch.cat([model(batch.select(slice(s, s + batch_size)).to(device)).float().cpu()
@@ -72,7 +93,8 @@ def explain_run(run_dir: str | Path, data: str | None = None, jets: int = 1000, 
     Returns
     -------
     Every number of the report (also written as ``explain.json``); ``result["attention"]`` is None for a
-    model without attention, whose report still holds attributions and faithfulness.
+    model without attention (``result["attention_missing"]`` says why), whose report still holds
+    attributions and faithfulness.
     """
     log = log or (lambda _: None)
     device = device or "cpu"
@@ -91,32 +113,21 @@ def explain_run(run_dir: str | Path, data: str | None = None, jets: int = 1000, 
                                                     counter(log, "C/A subjets")))
     model = run.model.to(device).eval()
     picked = pick_examples(batch.labels, class_names, examples)
-    notes: list[str] = []
+    name = run.summary.get("preset") or run.config.model.name
     summary = None
     if has_attention(model):
         logits, summary = _attention(model, batch, geometry, labels_sub, len(class_names), list(picked),
                                      batch_size, device, log)
-        if not summary.modules:
-            notes.append("the model's attention modules recorded nothing on these jets")
-            summary = None
+        summary = summary if summary.modules else None
     else:
         logits = _predict(model, batch, batch_size, device)
-    name = run.summary.get("preset") or run.config.model.name
-    if summary is None:
-        notes.append(f"{name} has no attention layers: there are no attention maps, sparsity statistics or "
-                     "attention-ranked faithfulness curve; attributions and the other curves are given")
-    else:
-        notes += [f"{m} ({i['kind']}): no effective particle x particle map; shown in its own terms"
-                  for m, i in summary.modules.items() if not i["particle_map"] and not i["received"]]
-        notes += [f"{m} ({i['kind']}): its effective particle map is signed and need not sum to 1 (not a "
-                  "distribution); sparsity is measured on its own-terms weights"
-                  for m, i in summary.modules.items() if i["particle_map"] and not i["stochastic"]]
+    notes = attention_notes(name, has_attention(model), summary)
     attr = integrated_gradients(model, batch, steps=ig_steps, batch_size=max(1, batch_size // 4),
                                 progress=counter(log, "integrated gradients"))
     summary_attr = summarise(attr, batch.labels, class_names, list(run.info.feature_names))
-    rel = summary_attr["completeness"]["median_rel_delta"]
+    rel = summary_attr["completeness"]["rel_delta"]
     if rel > 0.05:
-        notes.append(f"integrated gradients miss completeness by {100 * rel:.0f} % (median over jets): the "
+        notes.append(f"integrated gradients miss completeness by {100 * rel:.0f} % of the mean logit gap: the "
                      f"attributions are approximate; raise --ig-steps (now {ig_steps})")
     rank = torch.from_numpy(geometry.rank)
     ks = list(KS)
@@ -131,6 +142,7 @@ def explain_run(run_dir: str | Path, data: str | None = None, jets: int = 1000, 
         "accuracy": float((logits.argmax(-1) == batch.labels).float().mean()),
         "notes": notes,
         "attention": None,
+        "attention_missing": missing_attention(has_attention(model), summary),
         "attributions": {**summary_attr,
                          "particle_rank_profile": rank_profile(attr.per_particle, rank),
                          "particle_top_k_share": top_k_share(attr.per_particle, ks)},
