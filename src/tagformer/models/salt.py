@@ -86,7 +86,7 @@ class SALT(Encoder):
             for _ in range(num_layers)
         )
         self.masked_pool = MaskedPool(pooling)
-        self.head = MLP([dim, dim], activation="relu")  # the pre-split head MLP([dim, dim, classes]) but its last layer
+        self.head = MLP([dim, dim], activation="relu")  # the pre-split head MLP minus its last layer
         self.head.net.append(nn.ReLU())
         self.embed_dim = self.jet_dim = dim
 
