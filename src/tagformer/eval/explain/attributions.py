@@ -21,6 +21,9 @@ from torch import nn
 from tagformer.data.batch import JetBatch
 from tagformer.errors import TagformerError
 
+#: Jets (points on the paths) per forward/backward pass inside captum: bounds the memory of big models.
+_PATH_BATCH = 256
+
 
 @dataclass
 class Attributions:
@@ -97,7 +100,7 @@ def integrated_gradients(model: nn.Module, batch: JetBatch, target: torch.Tensor
         tgt = logits.argmax(-1) if target is None else target[start:start + batch_size].to(device)
         attr, delta = ig.attribute(part.features, baselines=base, target=tgt,
                                    additional_forward_args=(part.p4, part.mask, part.jet), n_steps=steps,
-                                   internal_batch_size=len(part) * steps, return_convergence_delta=True)
+                                   internal_batch_size=max(len(part), _PATH_BATCH), return_convergence_delta=True)
         gap = logits.gather(1, tgt[:, None])[:, 0] - logits_base.gather(1, tgt[:, None])[:, 0]
         outs.append(Attributions(features=attr.detach().float().cpu(), target=tgt.cpu(), gap=gap.float().cpu(),
                                  delta=delta.detach().float().cpu()))
