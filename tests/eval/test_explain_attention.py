@@ -13,7 +13,7 @@ from tagformer.eval.explain.attention import collect_attention, resolve
 from tagformer.eval.explain.data import jet_geometry
 from tagformer.eval.explain.sparsity import SparsityTotals, row_sums
 from tagformer.models import create_model
-from tagformer.models.attention.probe import AttentionMap
+from tagformer.models.attention.probe import AttentionMap, AttentionProbe
 
 
 def tiny_transformer(seed: int = 0) -> torch.nn.Module:
@@ -173,3 +173,45 @@ def test_class_token_pooling_gives_received_weights_and_their_class_means():
     summary = acc.summary()
     assert summary.received_means["encoder.cls_block.attn"].shape == (2, cls.num_heads, 12)
     assert "encoder.cls_block.attn" not in summary.own_means
+
+
+class CompressedAttention(AttentionProbe):
+    """Queries (particle slots) over 2 fixed key mixtures; the effective map comes from the function below."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mix = torch.nn.Parameter(torch.tensor([[1.0, -0.5], [0.0, 1.0], [0.5, 0.5]]))  # (N, k)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        weights = torch.tensor([0.25, 0.75]).expand(x.shape[0], 1, x.shape[1], 2)
+        if self.probing:
+            self.emit(weights, "linformer")
+        return x
+
+
+def effective_particle_weights(weights: torch.Tensor, attention: CompressedAttention,
+                               mask: torch.Tensor) -> torch.Tensor:
+    """What explain looks up in the attention class's Python module: (B, H, N, N) = w F^T on real keys."""
+    return torch.einsum("bhqk,nk->bhqn", weights, attention.mix[: weights.shape[2]]) * mask[:, None, None, :]
+
+
+class CompressedModel(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.attn = CompressedAttention()
+
+    def forward(self, batch):
+        return self.attn(batch.features, batch.mask).sum(1)
+
+
+def test_compressed_keys_use_the_modules_effective_particle_weights():
+    batch = random_jets(2, 3, 3, 2, seed=0, min_real=3)
+    batch = batch.replace(mask=torch.tensor([[True, True, True], [True, True, False]]))
+    _, modules = collect_attention(CompressedModel(), batch)
+    m = modules["attn"]
+    assert m.kind == "linformer" and m.particle is not None and not m.stochastic
+    assert m.received is None and m.uniform is None
+    expected = torch.tensor([0.25 * 1.0 - 0.75 * 0.5, 0.75, 0.5])  # row = w @ F^T, same for every query
+    torch.testing.assert_close(m.particle[0, 0, 0], expected)
+    assert (m.particle[1, 0, :, 2] == 0).all() and (m.particle[1, 0, 2] == 0).all()
+    assert m.query_masks[0].tolist() == batch.mask.tolist(), "linformer queries are the particle slots"
