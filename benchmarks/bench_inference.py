@@ -23,24 +23,20 @@ from pathlib import Path
 
 import torch
 
+from tagformer.bench.config import ProfileConfig
 from tagformer.bench.inputs import synthetic_jets
+from tagformer.bench.machine import machine_description, num_threads
 from tagformer.bench.ops import op_breakdown
-from tagformer.bench.profile import (
-    ProfileConfig,
-    machine_description,
-    num_threads,
-    profile_models,
-    to_markdown,
-    write_csv,
-)
+from tagformer.bench.profile import profile_models, to_markdown, write_csv
 from tagformer.bench.timing import matmul_flops_per_s, time_calls
 from tagformer.models import create_model, get_entry, list_entries
+from tagformer.models.inference import prepare_for_inference
 
 
 def trigger_presets(max_params: int, max_mflops: float) -> list[str]:
     """Presets with at most ``max_params`` trainable parameters and ``max_mflops`` MFLOPs per jet
     (3 inputs, 5 classes, N = 150)."""
-    from tagformer.bench.flops import flops_per_jet
+    from tagformer.bench.flops import count_params, model_flops_per_jet
 
     found = []
     for entry in list_entries():
@@ -49,9 +45,9 @@ def trigger_presets(max_params: int, max_mflops: float) -> list[str]:
                 model = create_model(preset, num_classes=5, in_features=3, num_particles=150)
             except Exception:  # an optional dependency missing: not profiled
                 continue
-            if sum(p.numel() for p in model.parameters() if p.requires_grad) > max_params:
+            if count_params(model) > max_params:
                 continue
-            if flops_per_jet(model, synthetic_jets(2, 150)) <= max_mflops * 1e6:
+            if model_flops_per_jet(model, in_features=3, num_particles=150) <= max_mflops * 1e6:
                 found.append(preset)
     return found
 
@@ -59,7 +55,7 @@ def trigger_presets(max_params: int, max_mflops: float) -> list[str]:
 def onnx_rows(presets: list[str], particles: list[int], large: int, threads: int, budget: float) -> list[dict]:
     """onnxruntime latency (batch 1) and throughput (batch ``large``) of each exportable preset."""
     from tagformer.errors import ModelError
-    from tagformer.export.onnx import NormalisedTagger, export_onnx, onnx_logits, onnx_session
+    from tagformer.export.onnx import TensorTagger, export_onnx, onnx_logits, onnx_session
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -69,7 +65,7 @@ def onnx_rows(presets: list[str], particles: list[int], large: int, threads: int
             for n in particles:
                 torch.manual_seed(0)
                 model = create_model(preset, num_classes=5, in_features=3, num_particles=n).eval()
-                wrapped = NormalisedTagger(model, [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]).eval()
+                wrapped = TensorTagger(model).eval()
                 try:
                     path = export_onnx(wrapped, synthetic_jets(4, n), Path(tmp) / f"{preset}_{n}.onnx", name=preset)
                 except ModelError as exc:
@@ -95,7 +91,8 @@ def print_ops(presets: list[str], n: int, large: int, config: ProfileConfig) -> 
     from tagformer.bench.measure import forward_fn
 
     for preset in presets:
-        model = create_model(preset, num_classes=5, in_features=3, num_particles=n).eval().to(config.device)
+        model = create_model(preset, num_classes=5, in_features=3, num_particles=n)
+        model = prepare_for_inference(model.to(config.device))
         batch = synthetic_jets(large, n, 3, seed=1, device=config.device)
         ops = op_breakdown(forward_fn(model, batch, config), top=8, device=config.device)
         print(f"\n#### torch.profiler, {preset}, N = {n}, batch {large}: top operators by self time\n")

@@ -22,10 +22,11 @@ import math
 import torch
 
 from tagformer.bench.inputs import synthetic_jets
-from tagformer.bench.profile import machine_description, num_threads
+from tagformer.bench.machine import machine_description, num_threads
 from tagformer.bench.timing import time_calls
 from tagformer.data.batch import JetBatch
 from tagformer.models import create_model
+from tagformer.models.inference import prepare_for_inference
 from tagformer.models.layers.cells import jet_cells
 from tagformer.models.layers.grid import dense_grid_message
 from tagformer.models.phat import GeometricMessagePassing
@@ -93,7 +94,7 @@ def main() -> None:
     rows = []
     with num_threads(args.threads), torch.inference_mode():
         sparse, dense = block_pair()
-        model = create_model("phat_small", num_classes=5, in_features=3).eval()
+        model = prepare_for_inference(create_model("phat_small", num_classes=5, in_features=3))
         for label, make in (("hls4ml-like", hls4ml_like), ("all-real core", synthetic_jets)):
             for n in (64, 150):
                 batch = make(args.batch, n)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from tagformer.bench.profile import machine_description
+from tagformer.bench.machine import machine_description
 from tagformer.bench.scaling import DEFAULT_NS, ScalingConfig, measure_model, to_markdown
 from tagformer.models import list_models
 

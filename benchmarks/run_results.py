@@ -27,8 +27,8 @@ def main() -> None:
 
     import torch
 
-    from tagformer.eval.evaluate import evaluate_run
     from tagformer.config import build_config
+    from tagformer.eval.evaluate import evaluate_run
     from tagformer.train.run import train
 
     torch.set_num_threads(1)

@@ -127,9 +127,9 @@ def test_attention_probe_weights_sum_to_one_over_real_keys(name):
     torch.testing.assert_close(probed, plain)
     torch.testing.assert_close(after, plain)
     probes = _probes(model)
-    if not probes:
+    if not probes:  # a model without attention records nothing (and is told apart by explain)
         assert maps == {}
-        pytest.skip(f"{name} has no attention")
+        return
     assert set(maps) == set(probes)
     for module_name, calls in maps.items():
         assert calls, f"{module_name} recorded nothing"
@@ -137,8 +137,10 @@ def test_attention_probe_weights_sum_to_one_over_real_keys(name):
             w = amap.weights
             assert w.ndim == 4, f"{module_name}: weights must be (B, H, Nq, Nk)"
             assert torch.isfinite(w).all() and (w >= 0).all()
-            keys = torch.ones(w.shape[0], w.shape[-1], dtype=torch.bool) if amap.key_mask is None else amap.key_mask
-            queries = torch.ones(w.shape[0], w.shape[2], dtype=torch.bool) if amap.query_mask is None else amap.query_mask
+            all_keys = torch.ones(w.shape[0], w.shape[-1], dtype=torch.bool)
+            all_queries = torch.ones(w.shape[0], w.shape[2], dtype=torch.bool)
+            keys = all_keys if amap.key_mask is None else amap.key_mask
+            queries = all_queries if amap.query_mask is None else amap.query_mask
             assert keys.shape == (w.shape[0], w.shape[-1]) and queries.shape == (w.shape[0], w.shape[2])
             sums = (w * keys[:, None, None, :]).sum(-1)
             ok = sums[queries[:, None, :].expand_as(sums)]

@@ -24,4 +24,4 @@ def test_pooling_ignores_padding_and_trains(pooling):
     torch.nn.functional.cross_entropy(model(batch), batch.labels).backward()
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
     if pooling == "cls":
-        assert "cls_block.attn.in_proj.weight" in model.state_dict()
+        assert "encoder.cls_block.attn.in_proj.weight" in model.state_dict()

@@ -81,6 +81,7 @@ def peak_rss_subprocess(spec: dict[str, Any], timeout_s: float = 600.0) -> float
 def _child(spec: dict[str, Any]) -> float:
     from tagformer.bench.inputs import synthetic_jets
     from tagformer.models import create_model
+    from tagformer.models.inference import prepare_for_inference
 
     torch.set_num_threads(int(spec.get("threads", 1)))
     model = create_model(
@@ -89,7 +90,8 @@ def _child(spec: dict[str, Any]) -> float:
         in_features=int(spec["in_features"]),
         num_particles=int(spec["particles"]),
         **dict(spec.get("overrides") or {}),
-    ).eval()
+    )
+    model = prepare_for_inference(model)
     batch = synthetic_jets(int(spec["batch"]), int(spec["particles"]), int(spec["in_features"]))
     bf16 = spec.get("dtype", "fp32") == "bf16"
 

@@ -75,6 +75,7 @@ def measure_model(name: str, config: ScalingConfig, preset: str | None = None) -
     from tagformer.bench.machine import num_threads
     from tagformer.bench.timing import time_calls
     from tagformer.models import create_model, get_entry
+    from tagformer.models.inference import prepare_for_inference
 
     entry = get_entry(name)
     preset = preset or entry.smallest
@@ -83,8 +84,8 @@ def measure_model(name: str, config: ScalingConfig, preset: str | None = None) -
         for n in config.ns:
             try:
                 torch.manual_seed(config.seed)
-                model = create_model(preset, num_classes=config.classes, in_features=config.features,
-                                     num_particles=n).eval()
+                model = prepare_for_inference(create_model(preset, num_classes=config.classes,
+                                                           in_features=config.features, num_particles=n))
                 batch = synthetic_jets(config.batch_size(n), n, config.features, seed=config.seed)
                 timing = time_calls(lambda m=model, b=batch: m(b), warmup=config.warmup, repeats=config.repeats,
                                     budget_s=config.budget_s)

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
                       f"N={args.particles})")
         return 0
 
-    from tagformer.models.catalog import catalog
+    from tagformer.bench.catalog import catalog
 
     rows = catalog(args.pattern, args.features, args.classes, args.particles)
     table = Table(title=f"tagformer models (params at {args.features} features, {args.classes} classes, "

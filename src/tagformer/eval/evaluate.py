@@ -25,7 +25,9 @@ def predict(model: Any, loader: Any, device: str = "cpu") -> tuple[np.ndarray, n
     """Softmax outputs (n, C) and labels (n,) of ``model`` over every batch of ``loader``."""
     import torch
 
-    model = model.to(device).eval()
+    from tagformer.models.inference import prepare_for_inference
+
+    model = prepare_for_inference(model.to(device))  # same function, fused CPU kernels where they apply
     probs, labels = [], []
     with torch.no_grad():
         for batch in loader:

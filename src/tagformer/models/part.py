@@ -46,10 +46,10 @@ from tagformer.models.part_blocks import (
     ParTBlock,
     ParTClassBlock,
     ParTEmbed,
-    is_exporting,
     masked_bias,
 )
 from tagformer.models.registry import Capabilities, register_model
+from tagformer.tracing import is_tracing
 
 #: eager paths pack the real particles when at least this fraction of the (kept) slots is padding
 MIN_PADDING = 0.1
@@ -143,7 +143,7 @@ class ParT(Encoder):
         return max(int((mask * slots).amax()), 1)
 
     def encode(self, batch: JetBatch) -> torch.Tensor:
-        if is_exporting():
+        if is_tracing():
             return self.encode_dense(batch)
         return self.encode_eager(batch)
 
@@ -191,7 +191,7 @@ class ParT(Encoder):
         """Class-attention blocks over the tokens, then the final LayerNorm -> (B, D). In eager mode the
         class blocks read the real tokens only (trailing padding dropped, packed if enough padding)."""
         packing = None
-        if not is_exporting():
+        if not is_tracing():
             n = self._used_slots(mask)
             tokens, mask = tokens[:, :n], mask[:, :n]
             if float(mask.float().mean()) <= 1.0 - MIN_PADDING:

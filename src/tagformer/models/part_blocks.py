@@ -19,11 +19,6 @@ from tagformer.models.layers.fused import FusedLinear, FusedLinearGELU, fold_bat
 from tagformer.models.layers.packing import Packing
 
 
-def is_exporting() -> bool:
-    """True while torch.export / torch.compile / ONNX export traces the model."""
-    return bool(torch.compiler.is_exporting() or torch.compiler.is_compiling() or torch.jit.is_tracing())
-
-
 class ParTEmbed(nn.Module):
     """BatchNorm on the inputs, then ``LayerNorm -> Linear -> GELU`` for each width in ``dims``."""
 

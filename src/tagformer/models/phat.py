@@ -28,8 +28,9 @@ from tagformer.models.layers import MaskedPool, make_norm
 from tagformer.models.layers.cells import jet_cells
 from tagformer.models.layers.fused import FusedLinearGELU
 from tagformer.models.layers.grid import GridMessagePassing
-from tagformer.models.layers.trim import is_tracing, trim_trailing_padding
+from tagformer.models.layers.trim import trim_trailing_padding
 from tagformer.models.registry import Capabilities, register_model
+from tagformer.tracing import is_tracing
 
 
 class GeometricMessagePassing(nn.Module):

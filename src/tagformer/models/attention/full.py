@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tagformer.models.attention.probe import AttentionProbe, softmax_weights
+from tagformer.tracing import is_tracing
 
 
 def safe_key_mask(mask: torch.Tensor) -> torch.Tensor:
@@ -109,7 +110,7 @@ class MultiHeadAttention(AttentionProbe):
         out = F.scaled_dot_product_attention(qh, kh, self._split(v), attn_mask=attn_mask, dropout_p=drop)
         bsz, _, nq, _ = out.shape
         out = out.transpose(1, 2)
-        if torch.compiler.is_exporting():
+        if is_tracing():
             # a real copy keeps the view valid whatever layout the exported SDPA decomposition uses
             out = out.clone(memory_format=torch.contiguous_format)
         return out.reshape(bsz, nq, self.dim)

@@ -13,6 +13,7 @@ from torch import nn
 
 from tagformer.errors import ModelError
 from tagformer.models.attention.full import MultiHeadAttention
+from tagformer.tracing import is_tracing
 
 
 class LinformerAttention(nn.Module):
@@ -50,7 +51,7 @@ class LinformerAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         n = x.shape[1]
-        if not torch.compiler.is_exporting() and n > self.num_particles:
+        if not is_tracing() and n > self.num_particles:
             raise ModelError(
                 f"linformer was built for at most {self.num_particles} particles but got {n}; "
                 f"rebuild it with num_particles >= {n}"

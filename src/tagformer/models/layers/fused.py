@@ -16,7 +16,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils._python_dispatch import _get_current_dispatch_mode
+
+from tagformer.tracing import is_plain_eager
 
 
 def _fused_available() -> bool:
@@ -33,12 +34,8 @@ def _fusable(x: torch.Tensor, weight: torch.Tensor) -> bool:
         and x.dtype == torch.float32
         and weight.dtype == torch.float32
         and not (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad))
-        and not torch.compiler.is_compiling()
-        and not torch.compiler.is_exporting()
-        and not torch.jit.is_tracing()
-        and not torch.onnx.is_in_onnx_export()
         and _fused_available()
-        and _get_current_dispatch_mode() is None  # e.g. FlopCounterMode must see a plain linear
+        and is_plain_eager()  # not traced, and e.g. FlopCounterMode must see a plain linear
     )
 
 

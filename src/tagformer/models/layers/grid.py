@@ -30,7 +30,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from tagformer.models.layers.trim import is_tracing
+from tagformer.tracing import is_tracing
 
 
 def jet_coordinates(p4: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

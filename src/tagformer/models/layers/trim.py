@@ -8,14 +8,8 @@ tracing/export the batch is returned unchanged, so exported graphs keep static, 
 
 from __future__ import annotations
 
-import torch
-
 from tagformer.data.batch import JetBatch
-
-
-def is_tracing() -> bool:
-    """True while torch.jit / torch.export / torch.compile / ONNX export trace the model."""
-    return bool(torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling())
+from tagformer.tracing import is_tracing
 
 
 def trim_trailing_padding(batch: JetBatch) -> JetBatch:

@@ -6,6 +6,7 @@ import fnmatch
 import importlib.util
 from dataclasses import dataclass
 
+from tagformer.bench.flops import count_params
 from tagformer.errors import ModelError
 from tagformer.models.registry import create_model, list_entries, list_models, list_presets
 
@@ -36,10 +37,6 @@ def describe_capabilities(caps: object) -> str:
     return ", ".join(flags)
 
 
-def count_parameters(model: object) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
 def catalog(
     pattern: str = "*", in_features: int = 3, num_classes: int = 5, num_particles: int = 150
 ) -> list[CatalogRow]:
@@ -59,7 +56,7 @@ def catalog(
             else:
                 model = create_model(preset, num_classes=num_classes, in_features=in_features,
                                      num_particles=num_particles)
-                params = count_parameters(model)
+                params = count_params(model)
             rows.append(CatalogRow(entry.name, preset, params, describe_capabilities(entry.capabilities),
                                    entry.paper, note))
     if not rows:
