@@ -77,7 +77,7 @@ def test_no_source_or_doc_cites_the_design_notes() -> None:
     ("pattern", "home"),
     [
         (r"os\.replace\(", "atomic.py"),  # atomic writes
-        (r'"costhetarel"', "data/features.py"),  # the hls4ml 16-feature list
+        (r'"costhetarel"', "data/hls4ml_layout.py"),  # the hls4ml 16-feature list
         (r"is_exporting\(\)|is_compiling\(\)|jit\.is_tracing\(\)|_get_current_dispatch_mode", "tracing.py"),
         (r"FlopCounterMode\(", "bench/flops.py"),  # one FLOP count
         (r"p\.numel\(\) for p in", "bench/flops.py"),  # one parameter count

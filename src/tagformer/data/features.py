@@ -18,15 +18,12 @@ from __future__ import annotations
 import numpy as np
 
 from tagformer import kinematics as kin
+from tagformer.data.hls4ml_layout import HLS4ML16
 from tagformer.errors import DataError
 
 PART_KIN = ["log_pt", "log_e", "log_pt_rel", "log_e_rel", "delta_r", "deta", "dphi"]
 PID = ["charge", "isChargedHadron", "isNeutralHadron", "isPhoton", "isElectron", "isMuon"]
 IP = ["tanh_d0", "d0err", "tanh_dz", "dzerr"]
-#: The 16 per-particle columns of the hls4ml layout, in file order (the one spelling of this list: the
-#: hls4ml reader, the generator's writer and the tests import it).
-HLS4ML16: tuple[str, ...] = ("px", "py", "pz", "e", "erel", "pt", "ptrel", "eta", "etarel", "etarot", "phi",
-                             "phirel", "phirot", "deltaR", "costheta", "costhetarel")
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "ptetaphi": ("pt", "deta", "dphi"),
     "hls4ml16": HLS4ML16,

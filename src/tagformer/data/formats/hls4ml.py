@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from tagformer.data.features import HLS4ML16
 from tagformer.data.formats.base import (
     JetArrays,
     check_finite,
@@ -18,6 +17,7 @@ from tagformer.data.formats.base import (
     labels_from_onehot,
     mask_from_p4,
 )
+from tagformer.data.hls4ml_layout import HLS4ML16
 from tagformer.errors import DataError
 
 NAME = "hls4ml"

@@ -32,9 +32,9 @@ import awkward as ak
 import numpy as np
 
 from tagformer import kinematics as kin
-from tagformer.data.features import HLS4ML16
+from tagformer.data.hls4ml_layout import HLS4ML16
 
-#: ``particleFeatureNames`` of generated files: :data:`tagformer.data.features.HLS4ML16` with the
+#: ``particleFeatureNames`` of generated files: :data:`tagformer.data.hls4ml_layout.HLS4ML16` with the
 #: published files' ``j1_`` prefix (the reader strips it).
 PARTICLE_FEATURE_NAMES: tuple[str, ...] = tuple(f"j1_{name}" for name in HLS4ML16)
 
