@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -128,15 +126,3 @@ def test_toptagging_chunks_in_both_pandas_formats(tmp_path, writers, pandas_form
     chunks = list(iter_chunks(path, "toptagging", 4))
     assert [len(c) for c in chunks] == [4, 4, 1]
     np.testing.assert_array_equal(np.concatenate([c.p4 for c in chunks]), truth.p4)
-
-
-GENERATED = Path(__file__).resolve().parents[2] / "data" / "gen5_small.h5"
-
-
-@pytest.mark.skipif(not GENERATED.exists(), reason="data/gen5_small.h5 not generated here")
-def test_real_generated_file_reads():
-    arrays = read_files([str(GENERATED)], "hls4ml", max_jets=300)
-    assert len(arrays) == 300 and arrays.class_names == ["g", "q", "w", "z", "t"]
-    assert "j_g" not in arrays.jet_names and "g" not in arrays.jet_names
-    stored = arrays.extras["hls4ml16"]
-    np.testing.assert_allclose(stored[..., 5][arrays.mask], kin.pt(arrays.p4)[arrays.mask], rtol=1e-3)
