@@ -66,6 +66,8 @@ class TensorInputs(torch.nn.Module):
 def export_onnx(model: torch.nn.Module, example: JetBatch) -> bytes:
     """Export with dynamic batch and particle axes; returns the serialized ONNX model."""
     wrapped = TensorInputs(model).eval()
+    with torch.no_grad():  # lgatr memoises tensors (lru_cache) on first use: fill them eagerly, not while tracing
+        wrapped(example.features, example.p4, example.mask)
     batch, parts = torch.export.Dim("batch"), torch.export.Dim("particles")
     axes = {0: batch, 1: parts}
     program = torch.onnx.export(
