@@ -66,10 +66,13 @@ def test_corrupt_shard_is_reported(tmp_path, capsys):
 
 def test_changed_settings_need_overwrite(tmp_path, capsys):
     out = tmp_path / "x.h5"
-    _parts_for(out, detector="none")
+    parts = _parts_for(out, detector="none")
+    (parts / "shard-w-00000.h5").write_bytes(b"a finished shard of the other settings")
+    before = {p.name: p.read_bytes() for p in parts.iterdir()}
     assert run_cli("generate", str(out), *TINY_ARGS, "--workers", "1") == 2
     err = capsys.readouterr().err
     assert "different settings (detector)" in err and "--overwrite" in err
+    assert {p.name: p.read_bytes() for p in parts.iterdir() if not p.name.startswith(".")} == before
 
 
 def test_inspect_errors(tmp_path, capsys):

@@ -9,11 +9,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from tagformer.data.generate.config import ALL_CLASSES, GenerateConfig, make_config
+from tagformer.data.generate.extras import MissingExtraError, require_generate_extra
+from tagformer.data.generate.lock import run_lock
+from tagformer.data.generate.memory import check_merge_memory
 from tagformer.data.generate.merge import merge_parts
-from tagformer.data.generate.runner import RunReport, check_output, parts_dir, run_shards
+from tagformer.data.generate.parts import parts_dir, remove_run_files, shard_files
+from tagformer.data.generate.runner import RunReport, check_output, run_shards
+from tagformer.errors import DataError
 
-__all__ = ["ALL_CLASSES", "GenerateConfig", "RunReport", "generate", "make_config", "merge_parts", "parts_dir",
-           "run_shards"]
+__all__ = ["ALL_CLASSES", "GenerateConfig", "MissingExtraError", "RunReport", "generate", "make_config",
+           "merge_parts", "parts_dir", "run_shards"]
 
 
 def generate(config: GenerateConfig, part: tuple[int, int] | None = None, show_progress: bool = True) -> Path:
@@ -33,10 +38,29 @@ def generate(config: GenerateConfig, part: tuple[int, int] | None = None, show_p
     -------
     Path
         The output file, or the parts directory when ``part`` is given.
+
+    Raises
+    ------
+    TagformerError
+        Every failure a user can cause or fix, as one clear message (see ``docs/data.md``, "When generation
+        goes wrong"): finished shards are always kept, and a run that failed before its first shard leaves
+        nothing behind.
     """
-    check_output(config.output, config.overwrite)
-    run_shards(config, part, show_progress)
-    if part is not None:
-        return parts_dir(config.output)
-    return merge_parts(config.output, overwrite=config.overwrite, keep_parts=config.keep_parts,
-                       command=config.command)
+    require_generate_extra()
+    check_output(config.output, config.overwrite, writes_output=part is None)
+    if part is None:
+        check_merge_memory(config, len(config.classes) * config.jets_per_class, field="MemTotal")
+    parts = parts_dir(config.output)
+    if parts.exists() and not parts.is_dir():
+        raise DataError(f"{parts} exists and is not a directory; the shards of {config.output} go there")
+    with run_lock(parts):
+        try:
+            run_shards(config, part, show_progress)
+        except BaseException:
+            if not shard_files(parts):  # nothing to protect: leave no settings behind to refuse the next try
+                remove_run_files(parts, [])
+            raise
+        if part is not None:
+            return parts
+        return merge_parts(config.output, overwrite=config.overwrite, keep_parts=config.keep_parts,
+                           command=config.command, lock=False)

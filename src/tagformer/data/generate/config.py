@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Literal
 
@@ -15,6 +16,20 @@ ALL_CLASSES: tuple[str, ...] = ("g", "q", "w", "z", "t")
 
 #: Settings that do not change the physics or the arrays (excluded from the run fingerprint).
 RUN_ONLY_FIELDS = frozenset({"output", "workers", "overwrite", "keep_parts", "command"})
+
+#: Largest seed: the seed is stored as a 64-bit signed integer in the output's metadata.
+SEED_MAX = 2**63 - 1
+#: Most constituents stored per jet (the published datasets store 30 to 200).
+MAX_CONSTITUENTS = 10_000
+#: Most particle slots (shard_size x constituents) in one shard; a shard's arrays are built in memory
+#: (about 200 bytes per slot while the features are computed, so about 4 GB at the limit).
+MAX_SHARD_SLOTS = 20_000_000
+#: Most shards in a run (the shard plan is a list held in memory by every command).
+MAX_SHARDS = 1_000_000
+#: Smallest calorimeter cell (eta and phi): finer grids have more cells per axis than float64 counts exactly.
+MIN_CELL = 1e-12
+#: Jets above this multiple of the pT-hat maximum are too rare to collect (less than 1 in 1000 events).
+MAX_JET_PT_OVER_PTHAT = 2.0
 
 
 class GenerateConfig(BaseModel):
@@ -71,6 +86,9 @@ class GenerateConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> GenerateConfig:
+        for name, value in self._floats().items():
+            if not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value}")
         positive = {"jets_per_class": self.jets_per_class, "n_constituents": self.n_constituents,
                     "shard_size": self.shard_size, "batch_events": self.batch_events,
                     "max_jets_per_event": self.max_jets_per_event, "jet_r": self.jet_r,
@@ -81,13 +99,40 @@ class GenerateConfig(BaseModel):
                 raise ValueError(f"{name} must be positive, got {value}")
         if self.pthat_min < 0 or self.pthat_max <= self.pthat_min:
             raise ValueError(f"the pT-hat window [{self.pthat_min}, {self.pthat_max}] GeV is empty or inverted")
-        if self.seed < 0:
-            raise ValueError(f"seed must be >= 0, got {self.seed}")
+        if self.pthat_min >= self.sqrt_s / 2:
+            raise ValueError(f"pthat_min {self.pthat_min} GeV is out of reach: a hard process at sqrt(s) = "
+                             f"{self.sqrt_s} GeV has pT-hat below {self.sqrt_s / 2} GeV")
+        if not 0 <= self.seed <= SEED_MAX:
+            raise ValueError(f"seed must be between 0 and 2**63 - 1, got {self.seed}")
         if self.workers < 0:
             raise ValueError(f"workers must be >= 0 (0 = all cores), got {self.workers}")
         if self.jet_pt_min < 0 or not 0 <= self.softdrop_zcut < 1:
             raise ValueError("jet_pt_min must be >= 0 and softdrop_zcut in [0, 1)")
+        if self.jet_pt_min > MAX_JET_PT_OVER_PTHAT * self.pthat_max:
+            raise ValueError(f"jet_pt_min {self.jet_pt_min} GeV is unreachable with pthat_max {self.pthat_max} GeV "
+                             f"(jets above {MAX_JET_PT_OVER_PTHAT:g} x pT-hat max are rarer than 1 in 1000 events): "
+                             "raise the pT-hat window or lower the jet pT cut")
+        self._check_sizes()
         return self
+
+    def _floats(self) -> dict[str, float]:
+        return {name: value for name, value in self.__dict__.items() if isinstance(value, float)}
+
+    def _check_sizes(self) -> None:
+        """Limits that keep the shard plan and one shard's arrays in memory, and the calorimeter grid exact."""
+        if self.n_constituents > MAX_CONSTITUENTS:
+            raise ValueError(f"n_constituents must be at most {MAX_CONSTITUENTS}, got {self.n_constituents}")
+        slots = self.shard_size * self.n_constituents
+        if slots > MAX_SHARD_SLOTS:
+            raise ValueError(f"one shard would hold shard_size x n_constituents = {slots:,} particle slots, more "
+                             f"than the limit of {MAX_SHARD_SLOTS:,} (about 4 GB in memory): lower the shard size")
+        shards = len(self.classes) * -(-self.jets_per_class // self.shard_size)
+        if shards > MAX_SHARDS:
+            raise ValueError(f"the run would have {shards:,} shards (jets_per_class / shard_size per class), more "
+                             f"than the limit of {MAX_SHARDS:,}: raise the shard size or lower jets_per_class")
+        for name in ("ecal_cell", "hcal_cell"):
+            if getattr(self, name) < MIN_CELL:
+                raise ValueError(f"{name} must be at least {MIN_CELL:g}, got {getattr(self, name):g}")
 
     @property
     def class_indices(self) -> tuple[int, ...]:
@@ -110,6 +155,7 @@ def make_config(**kwargs: object) -> GenerateConfig:
         return GenerateConfig(**kwargs)  # type: ignore[arg-type]
     except ValidationError as exc:
         err = exc.errors()[0]
-        where = ".".join(str(p) for p in err.get("loc", ())) or "config"
+        where = ".".join(str(p) for p in err.get("loc", ()))
         msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
-        raise ConfigError(f"invalid generation setting {where}: {msg}") from None
+        raise ConfigError(f"invalid generation setting {where}: {msg}" if where else
+                          f"invalid generation setting: {msg}") from None

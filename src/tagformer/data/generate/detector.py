@@ -55,7 +55,11 @@ def resolution(kind: np.ndarray, p4: np.ndarray) -> np.ndarray:
 
 
 def _grid(p4: np.ndarray, event: np.ndarray, cell: float, eta_max: float, n_events: int) -> Particles:
-    """Sum energies into (event, η cell, φ cell) and return one massless particle per hit cell."""
+    """Sum energies into (event, η cell, φ cell) and return one massless particle per hit cell.
+
+    Cells are grouped by sorting the three indices together (never by packing them into one integer key,
+    which overflows for fine cells and would then mix events), so any cell size gives the same grouping.
+    """
     n_eta = max(1, round(2 * eta_max / cell))
     n_phi = max(1, round(2 * np.pi / cell))
     d_eta, d_phi = 2 * eta_max / n_eta, 2 * np.pi / n_phi
@@ -63,12 +67,14 @@ def _grid(p4: np.ndarray, event: np.ndarray, cell: float, eta_max: float, n_even
     phiv = np.arctan2(p4[:, 1], p4[:, 0])
     i_eta = np.clip(((etav + eta_max) / d_eta).astype(np.int64), 0, n_eta - 1)
     i_phi = np.clip(((phiv + np.pi) / d_phi).astype(np.int64), 0, n_phi - 1)
-    key = (event.astype(np.int64) * n_eta + i_eta) * n_phi + i_phi
-    cells, inverse = np.unique(key, return_inverse=True)
-    energy = np.bincount(inverse, weights=p4[:, 3], minlength=len(cells))
-    c_phi = cells % n_phi
-    c_eta = (cells // n_phi) % n_eta
-    c_event = cells // (n_phi * n_eta)
+    event = event.astype(np.int64)
+    order = np.lexsort((i_phi, i_eta, event))  # stable: particles of one cell keep their input order
+    ev, ie, ip = event[order], i_eta[order], i_phi[order]
+    first = np.ones(len(order), bool)
+    first[1:] = (ev[1:] != ev[:-1]) | (ie[1:] != ie[:-1]) | (ip[1:] != ip[:-1])
+    cell_of = np.cumsum(first) - 1
+    energy = np.bincount(cell_of, weights=p4[order, 3], minlength=int(first.sum()))
+    c_event, c_eta, c_phi = ev[first], ie[first], ip[first]
     eta_c = -eta_max + (c_eta + 0.5) * d_eta
     phi_c = -np.pi + (c_phi + 0.5) * d_phi
     ptc = energy / np.cosh(eta_c)

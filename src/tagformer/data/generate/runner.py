@@ -1,28 +1,36 @@
-"""Run a generation: plan shards, resume finished ones, run the rest on worker processes, merge.
+"""Run a generation: plan shards, resume finished ones, run the rest on worker processes.
 
 Shards are written atomically into ``<output>.parts/`` beside the output together with
 ``settings.json``; rerunning the same command skips finished shards, so an interrupted run resumes
-and ends with the same arrays as an uninterrupted one.
+and ends with the same arrays as an uninterrupted one. The caller holds the parts directory's lock
+(:func:`tagformer.data.generate.lock.run_lock`) around :func:`run_shards`.
 """
 
 from __future__ import annotations
 
-import json
+import functools
 import os
-import shutil
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tagformer.atomic import atomic_write_text
 from tagformer.data.generate.config import GenerateConfig
+from tagformer.data.generate.extras import import_failure
+from tagformer.data.generate.parts import (
+    parts_dir,
+    read_settings,
+    remove_files,
+    remove_temporaries,
+    shard_files,
+    shard_path,
+    write_error,
+    write_settings,
+)
+from tagformer.data.generate.pool import run_tasks
 from tagformer.data.generate.progress import JetProgress
 from tagformer.data.generate.shard import ShardSpec, generate_shard, plan_shards
 from tagformer.data.generate.writer import check_shard, write_arrays
 from tagformer.errors import ConfigError, DataError
-
-SETTINGS_FILE = "settings.json"
 
 
 @dataclass
@@ -37,22 +45,16 @@ class RunReport:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def parts_dir(output: Path) -> Path:
-    """The directory of shards beside ``output``."""
-    output = Path(output)
-    return output.with_name(output.name + ".parts")
+def check_output(output: Path, overwrite: bool, writes_output: bool = True) -> None:
+    """Refuse an existing output (without ``overwrite``) and an unwritable location, before any work.
 
-
-def shard_path(parts: Path, spec: ShardSpec) -> Path:
-    return parts / f"shard-{spec.name}.h5"
-
-
-def check_output(output: Path, overwrite: bool) -> None:
-    """Refuse an existing output (without ``overwrite``) and an unwritable location, before any work."""
+    ``writes_output`` is False for a ``--shard`` slice: it writes only the parts directory, so an existing
+    output is left alone (the later ``merge`` asks for ``--overwrite``).
+    """
     output = Path(output)
     if output.is_dir():
         raise DataError(f"output {output} is a directory; give a file name such as {output / 'jets.h5'}")
-    if output.exists() and not overwrite:
+    if writes_output and output.exists() and not overwrite:
         raise DataError(f"output {output} already exists; use --overwrite to replace it")
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -60,44 +62,6 @@ def check_output(output: Path, overwrite: bool) -> None:
         raise DataError(f"cannot create the directory of output {output}: {exc.strerror}") from None
     if not os.access(output.parent, os.W_OK | os.X_OK):
         raise DataError(f"cannot write output {output}: directory {output.parent} is not writable")
-
-
-def prepare_parts(config: GenerateConfig) -> Path:
-    """Create (or reuse, when the settings match) the parts directory of a run."""
-    parts = parts_dir(config.output)
-    settings = parts / SETTINGS_FILE
-    if config.overwrite and parts.exists():
-        shutil.rmtree(parts)
-    if settings.exists():
-        try:
-            old = json.loads(settings.read_text())
-        except (OSError, ValueError):
-            raise DataError(f"{settings} is corrupt; delete {parts} or use --overwrite") from None
-        if old != config.physics_settings():
-            changed = sorted(k for k in set(old) | set(config.physics_settings())
-                             if old.get(k) != config.physics_settings().get(k))
-            raise ConfigError(f"{parts} holds shards made with different settings ({', '.join(changed)}); "
-                              "rerun with the same settings to resume, or use --overwrite to start again")
-        return parts
-    try:
-        parts.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(settings, json.dumps(config.physics_settings(), sort_keys=True, indent=1))
-    except OSError as exc:
-        raise DataError(f"cannot write shards into {parts}: {exc.strerror}") from None
-    return parts
-
-
-def _run_one(config_json: str, spec: ShardSpec, parts: str, queue: object | None) -> tuple[str, int, dict]:
-    """Worker entry point: generate one shard and write it atomically."""
-    config = GenerateConfig.model_validate_json(config_json)
-    report = (lambda n: queue.put(n)) if queue is not None else None  # type: ignore[attr-defined]
-    result = generate_shard(config, spec, report)
-    t0 = time.perf_counter()
-    attrs = {"fingerprint": config.fingerprint(), "label": spec.label, "index": spec.index,
-             "count": spec.count, "events": result.events}
-    write_arrays(shard_path(Path(parts), spec), result.constituents, result.jets, attrs)
-    result.timings["io"] = time.perf_counter() - t0
-    return spec.name, result.events, result.timings
 
 
 def select_shards(shards: list[ShardSpec], part: tuple[int, int] | None) -> list[ShardSpec]:
@@ -110,10 +74,71 @@ def select_shards(shards: list[ShardSpec], part: tuple[int, int] | None) -> list
     return shards[i::n]
 
 
+def _stored_settings(parts: Path, overwrite: bool) -> dict | None:
+    """The settings in ``parts``; an unreadable or foreign settings file is replaced only with ``overwrite``."""
+    try:
+        return read_settings(parts)
+    except DataError as exc:
+        if overwrite:
+            return None
+        raise DataError(f"{exc}; use --overwrite to replace it") from None
+
+
+def prepare_parts(config: GenerateConfig, part: tuple[int, int] | None = None) -> Path:
+    """Make the parts directory ready for this run (the caller holds its lock).
+
+    - Same settings: resume (``overwrite`` regenerates the shards of this run, or of this slice only).
+    - Other settings and no shard: nothing to protect, the new settings replace the old ones.
+    - Other settings and shards: refused without ``overwrite``; with it the old shards are deleted, unless
+      this is a ``--shard`` slice and shards outside the slice exist (never another slice's shards).
+    """
+    parts = parts_dir(config.output)
+    remove_temporaries(parts)
+    new = config.physics_settings()
+    old = _stored_settings(parts, config.overwrite)
+    existing = shard_files(parts)
+    ours = {shard_path(parts, s) for s in select_shards(plan_shards(config), part)}
+    if old != new and existing:
+        if not config.overwrite:
+            changed = sorted(k for k in set(old or {}) | set(new) if (old or {}).get(k) != new.get(k))
+            raise ConfigError(f"{parts} holds shards made with different settings ({', '.join(changed)}); "
+                              "rerun with the same settings to resume, or use --overwrite to start again")
+        others = [p for p in existing if p not in ours] if part is not None else []
+        if others:
+            raise ConfigError(f"{parts} holds {len(others)} shard(s) of other slices made with different settings "
+                              f"(first: {others[0].name}); --overwrite --shard replaces only this slice's shards: "
+                              f"delete {parts} to start again")
+        remove_files(existing)
+    elif config.overwrite:
+        remove_files([p for p in existing if p in ours] if part is not None else existing)
+    parts.mkdir(parents=True, exist_ok=True)
+    if old != new:
+        write_settings(parts, new)
+    return parts
+
+
+def _run_one(config: GenerateConfig, parts: str, spec: ShardSpec, progress=None) -> tuple[str, int, dict]:
+    """Generate one shard and write it atomically (in a worker process or inline)."""
+    try:
+        result = generate_shard(config, spec, progress)
+    except ImportError as exc:
+        raise import_failure(exc) from None
+    t0 = time.perf_counter()
+    attrs = {"fingerprint": config.fingerprint(), "label": spec.label, "index": spec.index,
+             "count": spec.count, "events": result.events}
+    path = shard_path(Path(parts), spec)
+    try:
+        write_arrays(path, result.constituents, result.jets, attrs)
+    except OSError as exc:
+        raise write_error(path, exc, Path(parts)) from None
+    result.timings["io"] = time.perf_counter() - t0
+    return spec.name, result.events, result.timings
+
+
 def run_shards(config: GenerateConfig, part: tuple[int, int] | None = None,
                show_progress: bool = True) -> RunReport:
     """Generate every missing shard of the run (or of its slice ``part``) into the parts directory."""
-    parts = prepare_parts(config)
+    parts = prepare_parts(config, part)
     todo, report = [], RunReport()
     for spec in select_shards(plan_shards(config), part):
         path = shard_path(parts, spec)
@@ -128,7 +153,12 @@ def run_shards(config: GenerateConfig, part: tuple[int, int] | None = None,
     workers = min(config.workers or os.cpu_count() or 1, max(len(todo), 1))
     start = time.perf_counter()
     with JetProgress(total, f"generating {len(todo)} shards on {workers} worker(s)", show_progress) as bar:
-        results = _execute(config, todo, str(parts), workers, bar)
+        work = functools.partial(_run_one, config, str(parts))
+        if workers <= 1:
+            results = [work(spec, bar.advance) for spec in todo]
+        else:
+            results = run_tasks(todo, work, workers, parts, describe=lambda s: f"shard {s.name}",
+                                on_progress=bar.advance)
     report.wall = time.perf_counter() - start
     for name, events, timings in results:
         report.generated.append(name)
@@ -138,40 +168,3 @@ def run_shards(config: GenerateConfig, part: tuple[int, int] | None = None,
     report.jets = total
     return report
 
-
-def _execute(config: GenerateConfig, todo: list[ShardSpec], parts: str, workers: int,
-             bar: JetProgress) -> list[tuple[str, int, dict]]:
-    config_json = config.model_dump_json()
-    if workers <= 1:
-        out = []
-        for spec in todo:
-            out.append(_run_one_inline(config_json, spec, parts, bar))
-        return out
-    import multiprocessing as mp
-
-    ctx = mp.get_context("spawn")
-    with ctx.Manager() as manager:
-        queue = manager.Queue()
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = [pool.submit(_run_one, config_json, spec, parts, queue) for spec in todo]
-            pending = set(futures)
-            try:
-                while pending:
-                    _, pending = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
-                    while not queue.empty():
-                        bar.advance(queue.get())
-            except BaseException:
-                for fut in futures:
-                    fut.cancel()
-                raise
-            while not queue.empty():
-                bar.advance(queue.get())
-            return [f.result() for f in futures]
-
-
-def _run_one_inline(config_json: str, spec: ShardSpec, parts: str, bar: JetProgress) -> tuple[str, int, dict]:
-    class _Sink:
-        def put(self, n: int) -> None:
-            bar.advance(n)
-
-    return _run_one(config_json, spec, parts, _Sink())

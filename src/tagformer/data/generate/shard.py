@@ -20,8 +20,10 @@ from tagformer.data.generate.record import EventRecord
 from tagformer.data.generate.truth import match_jets, truth_objects
 from tagformer.errors import ConfigError
 
-#: Stop a shard that keeps yielding no matched jets (a broken setting) instead of looping forever.
-_MAX_EMPTY_EVENTS = 20_000
+#: A shard with no matched jet after this many events stops (the cuts do not fit the process).
+MAX_EVENTS_WITHOUT_JET = 2_000
+#: A shard needing more than this many events per jet stops (efficiency below 1 in 1000: days per shard).
+MAX_EVENTS_PER_JET = 1_000
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,16 @@ def _next_batch_size(config: GenerateConfig, needed: int, jets: int, events: int
     return int(min(config.batch_events, max(estimate, 5)))
 
 
+def _check_efficiency(config: GenerateConfig, spec: ShardSpec, jets: int, events: int) -> None:
+    """Stop a shard whose cuts (almost) never pass, with a message naming them, instead of running for hours."""
+    too_many = MAX_EVENTS_PER_JET * spec.count + MAX_EVENTS_WITHOUT_JET
+    if (jets == 0 and events >= MAX_EVENTS_WITHOUT_JET) or events > too_many:
+        raise ConfigError(f"only {jets} matched {spec.label!r} jet(s) in {events} events: the jet cuts (pT > "
+                          f"{config.jet_pt_min} GeV, |eta| < {config.eta_max}, R = {config.jet_r}) almost never pass "
+                          f"with pT-hat in [{config.pthat_min}, {config.pthat_max}] GeV; widen the cuts or move "
+                          "the pT-hat window")
+
+
 def _final_state(rec: EventRecord) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     final = rec.status > 0
     return rec.p4[final], rec.id[final], rec.event[final]
@@ -89,7 +101,7 @@ def generate_shard(config: GenerateConfig, spec: ShardSpec,
     py = make_pythia(config, spec.label, pythia_seed)
     timings = {"pythia": time.perf_counter() - t0, "detector": 0.0, "clustering": 0.0, "matching": 0.0}
     kept_jets, kept_cons = [], []
-    n_jets = n_events = empty_events = 0
+    n_jets = n_events = 0
     while n_jets < spec.count:
         n_batch = _next_batch_size(config, spec.count - n_jets, n_jets, n_events)
         t0 = time.perf_counter()
@@ -116,10 +128,8 @@ def generate_shard(config: GenerateConfig, spec: ShardSpec,
         timings["matching"] += t4 - t3
         n_events += rec.n_events
         take = min(len(new_jets), spec.count - n_jets)
-        empty_events = 0 if take else empty_events + rec.n_events
-        if empty_events > _MAX_EMPTY_EVENTS:
-            raise ConfigError(f"no matched {spec.label!r} jet in {empty_events} events: the jet cuts (pT > "
-                              f"{config.jet_pt_min} GeV, |eta| < {config.eta_max}) do not fit the pT-hat window")
+        if n_jets + take < spec.count:
+            _check_efficiency(config, spec, n_jets + take, n_events)
         if take:
             kept_jets.append(new_jets[:take])
             kept_cons.append(new_cons[:take])

@@ -1,5 +1,10 @@
 """HDF5 output in the hls4ml layout, written atomically (:func:`tagformer.atomic.atomic_path`).
 
+The HDF5 file is built in memory and then written to disk by Python in one pass: HDF5 itself never
+writes to disk, so a full disk is an ordinary ``OSError`` here (HDF5 failing its own writes prints
+errors from destructors and can crash the process). The space is reserved first (``posix_fallocate``)
+where the file system allows it, so a full disk is found before any byte is written.
+
 Layout of a generated file (and of each shard):
 
 - ``jetConstituentList`` (N, P, 16) float32: pT-ordered, zero-padded constituents, see ``features.py``;
@@ -11,7 +16,10 @@ Layout of a generated file (and of each shard):
 
 from __future__ import annotations
 
+import errno
+import io
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -39,10 +47,16 @@ def write_arrays(path: Path, constituents: np.ndarray, jets: np.ndarray, attrs: 
         Root attributes (shards carry their fingerprint and shard identity here).
     metadata
         Attributes of the ``metadata`` group (final files).
+
+    Raises
+    ------
+    OSError
+        If the file cannot be written (a full disk included); nothing is left at ``path`` or beside it.
     """
     import h5py
 
-    with atomic_path(path, fsync=False) as tmp, h5py.File(tmp, "w", track_order=True) as f:
+    image = io.BytesIO()
+    with h5py.File(image, "w", track_order=True) as f:
         chunks = (min(chunk_jets, max(len(constituents), 1)), *constituents.shape[1:])
         f.create_dataset("jetConstituentList", data=constituents, chunks=chunks, track_times=False)
         f.create_dataset("jets", data=jets, track_times=False)
@@ -54,6 +68,33 @@ def write_arrays(path: Path, constituents: np.ndarray, jets: np.ndarray, attrs: 
             group = f.create_group("metadata", track_order=True)
             for key, value in metadata.items():
                 group.attrs[key] = value
+    with image.getbuffer() as data:
+        write_bytes(path, data)
+
+
+def write_bytes(path: Path, data: memoryview, block: int = 1 << 26) -> None:
+    """Write ``data`` to ``path`` atomically (space reserved first where possible, fsync before the rename)."""
+    with atomic_path(path, fsync=False) as tmp:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            _reserve(fd, len(data))
+            for start in range(0, len(data), block):
+                view = data[start:start + block]
+                while len(view):
+                    view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _reserve(fd: int, size: int) -> None:
+    """Reserve ``size`` bytes for ``fd`` (ENOSPC now rather than halfway); a no-op where unsupported."""
+    if size and hasattr(os, "posix_fallocate"):
+        try:
+            os.posix_fallocate(fd, 0, size)
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                raise
 
 
 def _shard_error(path: Path, problem: str) -> DataError:
