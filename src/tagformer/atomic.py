@@ -2,10 +2,14 @@
 
 Every writer puts its bytes into a hidden temporary file beside the target (``.NAME.tmp<pid>``), flushes
 it to disk and renames it over the target with :func:`os.replace` (atomic on POSIX within one file
-system). This module imports nothing from tagformer, so every folder (data generation included) can use it.
+system). This module imports only :mod:`tagformer.errors` (another leaf), so every folder (data generation
+included) can use it.
 
 - :func:`atomic_write_bytes`, :func:`atomic_write_text`, :func:`atomic_write_json`: whole contents in memory;
-- :func:`atomic_path`: for writers that want a path (h5py, ``torch.save``, matplotlib's ``savefig``).
+- :func:`atomic_path`: for writers that want a path (h5py, ``torch.save``, matplotlib's ``savefig``);
+- :func:`check_output_dir` and :func:`check_replaceable`: asked *before* any work, so that a command whose
+  output cannot be written (a file where a directory belongs, a read-only file system) or would replace a
+  file the user made fails at once with one clear message.
 """
 
 from __future__ import annotations
@@ -13,9 +17,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+from tagformer.errors import OutputError
 
 
 def temporary_sibling(path: str | Path) -> Path:
@@ -79,3 +85,66 @@ def atomic_write_json(path: str | Path, obj: Any, *, indent: int | None = 2, def
     """
     text = json.dumps(obj, indent=indent, default=default, sort_keys=sort_keys) + "\n"
     return atomic_write_text(path, text)
+
+
+def _nearest_existing(path: Path) -> Path:
+    """``path`` or its closest ancestor that exists."""
+    path = Path(os.path.abspath(path))
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_output_dir(path: str | Path, what: str = "output directory") -> Path:
+    """Check, without creating anything, that ``path`` is or can become a writable directory.
+
+    Raises
+    ------
+    OutputError
+        If ``path`` (or an ancestor) is an existing file, or the directory that would hold it is not
+        writable (read-only file system, permissions).
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{what} {path} exists and is not a directory")
+    base = _nearest_existing(path)
+    if not base.is_dir():
+        raise OutputError(f"cannot create {what} {path}: {base} is a file, not a directory")
+    if not os.access(base, os.W_OK | os.X_OK):
+        reason = "read-only file system or no write permission"
+        raise OutputError(f"cannot write to {what} {path}: {base} is not writable ({reason})")
+    return path
+
+
+def check_replaceable(path: str | Path, is_ours: Callable[[Path], bool], *, overwrite: bool = False,
+                      what: str = "output file", flag: str = "--overwrite") -> Path:
+    """Refuse to replace ``path`` unless it is absent, was written by the same command (``is_ours(path)``) or
+    ``overwrite`` is set; also checks that its directory can be written (:func:`check_output_dir`).
+
+    Raises
+    ------
+    OutputError
+        If ``path`` is a directory, is a file the command did not write (and ``overwrite`` is false), or
+        cannot be written.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{what} {path} is a directory")
+    if path.exists() and not overwrite:
+        try:
+            ours = is_ours(path)
+        except (OSError, UnicodeDecodeError, ValueError):
+            ours = False
+        if not ours:
+            raise OutputError(f"{path} exists and was not written by this command; pass {flag} to replace it "
+                              "or choose another path")
+    check_output_dir(path.parent, f"the directory of {what}")
+    return path
+
+
+def first_line(path: str | Path, limit: int = 4096) -> str:
+    """The first line of a text file (at most ``limit`` bytes, undecodable bytes replaced); for
+    :func:`check_replaceable` tests of a file's own header."""
+    with open(path, "rb") as fh:
+        lines = fh.read(limit).decode("utf-8", errors="replace").splitlines()
+    return lines[0] if lines else ""

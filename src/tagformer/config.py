@@ -8,6 +8,11 @@ against the model's constructor through the registry.
 
 The model name is resolved by the registry once per config (:func:`resolve_model`); the result rides on
 the validated config as ``cfg.model.choice`` (entry and preset) for everything downstream.
+
+Values that cannot work are refused here with the key's name, before any data is read: seeds outside
+``[0, 2**32 - 1]`` (what numpy and Lightning accept), an unknown ``trainer.accelerator``, batch limits
+that are not positive, sections that are not mappings (``data: 5``, ``model: [...]``), and model sizes
+the registry rejects (:func:`tagformer.models.registry.model_kwargs`).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from tagformer.data.config import DataConfig
 from tagformer.errors import ConfigError, TagformerError
@@ -54,6 +59,14 @@ def resolve_model(name: str) -> ModelChoice:
     except TagformerError as exc:
         raise ConfigError(str(exc)) from exc
     return ModelChoice(str(name), entry, preset)
+
+
+#: Largest seed numpy's and Lightning's seeding accept.
+MAX_SEED = 2**32 - 1
+#: ``trainer.accelerator`` values (Lightning's names); availability is checked when training starts.
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
+#: The sections of a run configuration; each must be a mapping.
+SECTIONS = ("data", "model", "optim", "schedule", "trainer")
 
 
 class _Strict(BaseModel):
@@ -113,26 +126,51 @@ class TrainerConfig(_Strict):
     progress: bool = True
     threads: int | None = Field(None, ge=1)
 
+    @field_validator("accelerator")
+    @classmethod
+    def _known_accelerator(cls, value: str) -> str:
+        if str(value).lower() not in ACCELERATORS:
+            raise ValueError(f"unknown accelerator {value!r}; choose one of {', '.join(ACCELERATORS)}")
+        return str(value).lower()
+
+    @field_validator("limit_train_batches", "limit_val_batches")
+    @classmethod
+    def _positive_limit(cls, value: int | float | None) -> int | float | None:
+        """A number of batches (integer >= 1) or a fraction of them in (0, 1]; None = all."""
+        if value is None:
+            return value
+        if isinstance(value, bool) or not (value > 0 and (isinstance(value, int) or value <= 1.0)):
+            raise ValueError(f"must be a number of batches >= 1 or a fraction in (0, 1], got {value!r}")
+        return value
+
 
 class RunConfig(_Strict):
     """Everything one training run needs; saved as ``config.yaml`` in the run directory."""
 
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     data: DataConfig
     model: ModelConfig = ModelConfig()
     optim: OptimConfig = OptimConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     trainer: TrainerConfig = TrainerConfig()
 
+    @model_validator(mode="after")
+    def _data_seed_in_range(self) -> RunConfig:
+        if not 0 <= self.data.seed <= MAX_SEED:
+            raise ValueError(f"data.seed must be in [0, {MAX_SEED}], got {self.data.seed}")
+        return self
+
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode("utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not a text (UTF-8) file") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -150,7 +188,7 @@ def packaged_config(name: str) -> dict[str, Any] | None:
     if not ref.is_file():
         return None
     with resources.as_file(ref) as path:
-        return _read_yaml(Path(path))
+        return read_yaml(Path(path))
 
 
 def deep_merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
@@ -195,7 +233,20 @@ def _format_error(exc: ValidationError, source: str) -> str:
     loc = ".".join(str(p) for p in err["loc"])
     if err["type"] == "extra_forbidden":
         return f"unknown config key {loc!r} in {source}"
-    return f"bad config value for {loc!r} in {source}: {err['msg']}"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if not loc:  # a check across sections (model_validator)
+        return f"bad config in {source}: {msg}"
+    return f"bad config value for {loc!r} in {source}: {msg}"
+
+
+def check_sections(raw: Mapping[str, Any], source: str) -> None:
+    """ConfigError if a section of ``raw`` (``data``, ``model``, ...) is present but not a mapping."""
+    for key in SECTIONS:
+        value = raw.get(key)
+        if value is not None and not isinstance(value, Mapping):
+            shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+            raise ConfigError(f"config section {key!r} in {source} must be a mapping (indented 'key: value' lines "
+                              f"under '{key}:'), got {type(value).__name__} {shown}")
 
 
 def validate_config(raw: Mapping[str, Any], source: str = "the merged config",
@@ -204,9 +255,8 @@ def validate_config(raw: Mapping[str, Any], source: str = "the merged config",
 
     ``choice`` is the already resolved model when the caller has it (else ``model.name`` is resolved here).
     """
+    check_sections(raw, source)
     data = raw.get("data") or {}
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"config section 'data' in {source} must be a mapping")
     if not data.get("path"):
         raise ConfigError("no dataset given: pass --data PATH (or set data.path in the config)")
     try:
@@ -237,8 +287,11 @@ def build_config(
     ``base`` replaces the packaged ``base.yaml`` (used when resuming from a saved config).
     """
     dotted = parse_overrides(overrides)
-    user = _read_yaml(Path(config_file)) if config_file else {}
+    check_sections(dotted, "the command-line overrides")
+    user = read_yaml(Path(config_file)) if config_file else {}
+    check_sections(user, str(config_file))
     merged = dict(base) if base is not None else (packaged_config("base") or {})
+    check_sections(merged, "the saved config" if base is not None else "configs/base.yaml")
     name = (dotted.get("model") or {}).get("name") or model or (user.get("model") or {}).get("name")
     name = name or (merged.get("model") or {}).get("name") or ModelConfig().name
     choice = resolve_model(str(name))
@@ -283,9 +336,12 @@ def _apply_model_ordering(merged: dict[str, Any], entry: ModelEntry, user_orderi
 
 
 def save_config(cfg: RunConfig, path: Path) -> None:
-    path.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    """Write ``cfg`` as YAML to ``path`` atomically."""
+    from tagformer.atomic import atomic_write_text
+
+    atomic_write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 
 
 def load_config(path: Path) -> RunConfig:
     """Read a saved ``config.yaml`` back (raises ConfigError naming the file on problems)."""
-    return validate_config(_read_yaml(path), str(path))
+    return validate_config(read_yaml(path), str(path))

@@ -1,11 +1,18 @@
-"""User-facing errors.
+"""User-facing errors: the one error-handling seam of the package.
 
-Anything a user can cause (a bad path, config, dataset or argument) raises :class:`TagformerError`
-with one clear sentence. The CLI turns it into a single ``error: ...`` line and a non-zero exit;
-everything else is an internal bug and may raise normally.
+Anything a user can cause (a bad path, config, dataset or argument, an output that cannot be written)
+raises a :class:`TagformerError` subclass whose message is exactly what the user sees. The command line
+(:mod:`tagformer.cli.main`) prints it as a single ``error: ...`` line and exits with status 2
+(:data:`EXIT_USER_ERROR`); Ctrl+C exits with 130 (:data:`EXIT_INTERRUPTED`); ``--debug`` or
+``TAGFORMER_DEBUG=1`` adds the traceback. Everything else is an internal bug and raises normally.
 """
 
 from __future__ import annotations
+
+#: Exit status of a command stopped by a user error (and of a usage error).
+EXIT_USER_ERROR = 2
+#: Exit status of a command interrupted by Ctrl+C (128 + SIGINT).
+EXIT_INTERRUPTED = 130
 
 
 class TagformerError(Exception):
@@ -22,3 +29,13 @@ class ConfigError(TagformerError):
 
 class ModelError(TagformerError):
     """Unknown model/preset or an argument the model does not take."""
+
+
+class OutputError(TagformerError):
+    """An output that cannot be written (read-only file system, a file where a directory belongs) or that
+    would replace something the user made without ``--overwrite``."""
+
+
+class ResumeError(TagformerError):
+    """A run that cannot be resumed as asked (corrupt run files, changes that a resume cannot make);
+    raised before anything in the run directory is changed."""

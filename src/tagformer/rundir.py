@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from tagformer.config import RunConfig, load_config
 from tagformer.data.config import DataConfig
 from tagformer.data.info import DatasetInfo
-from tagformer.errors import DataError, TagformerError
+from tagformer.errors import DataError, OutputError, TagformerError
 
 if TYPE_CHECKING:
     from tagformer.models.tagger import Tagger
@@ -117,8 +117,33 @@ class RunDir:
         return self.root / EXPORT
 
     def is_run(self) -> bool:
-        """A run directory at all (has ``config.yaml``)."""
-        return self.config.exists()
+        """A tagformer run directory: ``config.yaml`` plus at least one other file that ``tagformer train``
+        writes (``normaliser.json``, ``dataset.json``, ``checkpoints/`` or ``summary.json``), so that a
+        directory holding only the user's own ``config.yaml`` is not mistaken for a run."""
+        return self.config.is_file() and any(p.exists() for p in (self.normaliser, self.dataset, self.checkpoints,
+                                                                  self.summary))
+
+    def check_new(self) -> None:
+        """Refuse to start a new run here unless the directory is absent or empty (never overwrite a file).
+
+        Raises
+        ------
+        OutputError
+            If the path is a file, already holds a tagformer run (``--resume`` continues it) or holds
+            anything else.
+        """
+        root = self.root
+        if root.exists() and not root.is_dir():
+            raise OutputError(f"run directory {root} is a file, not a directory; choose another --run-dir")
+        if self.is_run():
+            raise OutputError(f"run directory {root} already holds a run; pass --resume to continue it or choose "
+                              "another --run-dir")
+        if root.is_dir():
+            entries = sorted(p.name + ("/" if p.is_dir() else "") for p in root.iterdir())
+            if entries:
+                shown = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
+                raise OutputError(f"run directory {root} is not empty and is not a tagformer run ({shown}); train "
+                                  "into a new or empty directory so that none of these files is overwritten")
 
     def is_finished(self) -> bool:
         """Training finished (``summary.json`` written)."""
@@ -134,14 +159,22 @@ class RunDir:
                 and self.metrics.stat().st_mtime >= self.best_weights.stat().st_mtime)
 
 
-def read_json(path: Path, what: str) -> Any:
-    """A required JSON file of a run; :class:`TagformerError` naming it when missing or unreadable."""
+def read_json(path: Path, what: str, kind: type = dict) -> Any:
+    """A required JSON file of a run; :class:`DataError` naming it when missing, unreadable, not JSON or
+    not a ``kind`` (a JSON object by default)."""
     if not path.exists():
-        raise TagformerError(f"incomplete run: {path} is missing ({what})")
+        raise DataError(f"incomplete run: {path} is missing ({what})")
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise TagformerError(f"cannot read {path}: {exc}") from exc
+        value = json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise DataError(f"cannot read {path} ({what}): {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"cannot read {path} ({what}): the file is corrupt, not valid JSON ({exc})") from None
+    if not isinstance(value, kind):
+        expected = "an object" if kind is dict else kind.__name__
+        raise DataError(f"cannot read {path} ({what}): the file is corrupt, expected JSON {expected} but found "
+                        f"{type(value).__name__}")
+    return value
 
 
 @dataclass
@@ -224,7 +257,8 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     if not paths.root.is_dir():
         raise TagformerError(f"run directory {paths.root} does not exist")
     if not paths.is_run():
-        raise TagformerError(f"{paths.root} is not a tagformer run directory (no {CONFIG})")
+        raise TagformerError(f"{paths.root} is not a tagformer run directory (no {CONFIG} next to the files "
+                             "`tagformer train` writes)")
     config = load_config(paths.config)
     info = DatasetInfo.from_dict(read_json(paths.dataset, "dataset info"),
                                  feature_set=config.data.feature_set, ordering=config.data.ordering)
@@ -243,7 +277,7 @@ def load_run(run_dir: str | Path) -> LoadedRun:
                              f"{config.model.name!r} as this version builds it ({first}); retrain the run "
                              "with this version") from exc
     model.eval()
-    summary = json.loads(paths.summary.read_text()) if paths.is_finished() else {}
+    summary = read_json(paths.summary, "training summary") if paths.is_finished() else {}
     return LoadedRun(run_dir=paths.root, model=model, config=config, data_config=config.data,
                      normaliser_state=normaliser, info=info, summary=summary, best=dict(blob.get("meta", {})),
                      legacy=legacy)

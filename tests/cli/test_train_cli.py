@@ -37,7 +37,7 @@ def test_train_interrupt_resume_evaluate_compare(tiny: Path, tmp_path: Path, mon
 
     monkeypatch.setattr(TaggerModule, "training_step", interrupted)
     assert main(args) == 130
-    assert "rerun the same command to resume" in capsys.readouterr().err
+    assert "add --resume to the same command" in capsys.readouterr().err
     assert _epochs(run) == [0]
     assert not (run / "summary.json").exists()
     monkeypatch.setattr(TaggerModule, "training_step", real_step)

@@ -89,7 +89,7 @@ def test_directory_of_runs_skips_unfinished_ones_but_named_runs_must_be_finished
 
     done, training = tmp_path / "a-seed0", tmp_path / "b-seed0"
     for run in (done, training):
-        run.mkdir()
+        (run / "checkpoints").mkdir(parents=True)  # what `tagformer train` writes first
         (run / "config.yaml").write_text("seed: 0\n")
     (done / "summary.json").write_text("{}")
     (done / "metrics.json").write_text("{}")

@@ -10,7 +10,7 @@ import torch
 from tinydata import TINY_OVERRIDES
 
 from tagformer.config import build_config
-from tagformer.errors import ConfigError, TagformerError
+from tagformer.errors import OutputError, TagformerError
 from tagformer.rundir import load_run
 from tagformer.train.run import train
 
@@ -79,7 +79,7 @@ def test_load_run_errors(tmp_path: Path, trained_run: Path):
 
 def test_existing_run_dir_needs_resume(trained_run: Path, tiny_h5: Path):
     cfg = build_config(model="transformer_tiny", data=str(tiny_h5), overrides=TINY_OVERRIDES)
-    with pytest.raises(ConfigError, match="--resume"):
+    with pytest.raises(OutputError, match="--resume"):
         train(cfg, trained_run)
 
 

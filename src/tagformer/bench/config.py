@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tagformer.bench.device import resolve_device
 from tagformer.errors import ConfigError
 
 _DTYPES = ("fp32", "bf16")
@@ -40,13 +41,13 @@ class ProfileConfig:
             raise ConfigError(f"memory must be one of {', '.join(_MEMORY)}, got {self.memory!r}")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"threads must be >= 1, got {self.threads}")
-        if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
-            raise ConfigError(f"device must be cpu or cuda, got {self.device!r}")
-        if self.device.startswith("cuda"):
-            import torch
-
-            if not torch.cuda.is_available():
-                raise ConfigError("--device cuda was asked for but no CUDA device is available")
+        if self.in_features < 1:
+            raise ConfigError(f"features per particle must be >= 1, got {self.in_features}")
+        if self.num_classes < 2:
+            raise ConfigError(f"a classifier needs at least 2 classes, got {self.num_classes}")
+        resolve_device(self.device)
         if self.repeats < 1 or self.warmup < 0:
             raise ConfigError("repeats must be >= 1 and warmup >= 0")
+        if not self.budget_s > 0 or self.budget_s == float("inf"):
+            raise ConfigError(f"the time budget per row must be a positive number of seconds, got {self.budget_s}")
         return self

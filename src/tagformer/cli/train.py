@@ -11,6 +11,9 @@ from tagformer.errors import ConfigError
 if TYPE_CHECKING:
     from tagformer.config import RunConfig
 
+INTERRUPT_HINT = ("interrupted: the run directory keeps the last checkpoint; add --resume to the same command to "
+                  "continue from it")
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -18,18 +21,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="train a model (Lightning loop, checkpoints, resume, early stopping)",
         description="Train MODEL on DATA. Settings merge as: packaged configs/base.yaml, configs/<model>.yaml, "
         "--config FILE, --model/--data, then dotted overrides such as trainer.max_epochs=3 model.dim=32 "
-        "data.num_particles=150 (values parsed as YAML). The run directory receives config.yaml, "
-        "normaliser.json, checkpoints/{last.ckpt,best.pt}, metrics.csv, logs/ and summary.json.",
+        "data.num_particles=150 (values parsed as YAML). The run directory must be new or empty; it "
+        "receives config.yaml, normaliser.json, dataset.json, checkpoints/{last.ckpt,best.pt}, metrics.csv, "
+        "logs/ and summary.json. With --resume, only how long and how training runs may change "
+        "(trainer.max_epochs, trainer.max_time_s, trainer.patience, devices, threads, ...); a resume that "
+        "cannot proceed changes nothing in the run directory.",
     )
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted config overrides")
     p.add_argument("--model", help="model or preset name (see `tagformer models`)")
     p.add_argument("--data", help="dataset file, directory or glob")
     p.add_argument("--config", help="a run YAML file (same sections as configs/base.yaml)")
-    p.add_argument("--run-dir", help="run directory (default runs/<model>-seed<seed>)")
+    p.add_argument("--run-dir", help="run directory, new or empty (default runs/<model>-seed<seed>)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --run-dir from its last checkpoint (starts it if it does not exist)")
     p.add_argument("--devices", type=int, default=None, help="number of devices; > 1 trains with DDP")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, interrupt_hint=INTERRUPT_HINT)
 
 
 def _default_run_dir(cfg: RunConfig) -> Path:
@@ -45,19 +51,21 @@ def run(args: argparse.Namespace) -> int:
     if args.devices is not None and args.devices < 1:
         raise ConfigError(f"--devices must be >= 1, got {args.devices}")
     run_dir = Path(args.run_dir) if args.run_dir else None
-    resuming = args.resume and run_dir is not None and RunDir(run_dir).is_run()
     if args.resume and run_dir is None and not (args.model or args.config):
         raise ConfigError("--resume needs --run-dir (or the --model/--data/--config of the original run)")
-    if resuming:
-        summary = train(None, run_dir, resume=True, overrides=args.overrides, devices=args.devices)
+    if args.resume and run_dir is not None and RunDir(run_dir).is_run():
+        summary = train(None, run_dir, resume=True, overrides=args.overrides, devices=args.devices,
+                        model=args.model, data=args.data, config_file=args.config)
     else:
         if not (args.model or args.config):
             raise ConfigError("give --model NAME (or a --config file that sets model.name)")
         cfg = build_config(model=args.model, data=args.data, config_file=args.config, overrides=args.overrides)
         run_dir = run_dir or _default_run_dir(cfg)
-        resume = args.resume and RunDir(run_dir).is_run()
-        summary = train(None if resume else cfg, run_dir, resume=resume, overrides=args.overrides if resume else [],
-                        devices=args.devices)
+        if args.resume and RunDir(run_dir).is_run():
+            summary = train(None, run_dir, resume=True, overrides=args.overrides, devices=args.devices,
+                            model=args.model, data=args.data, config_file=args.config)
+        else:
+            summary = train(cfg, run_dir, devices=args.devices)
     if summary:
         val = summary.get("val", {})
         flops = summary.get("flops_per_jet")

@@ -4,6 +4,10 @@ Batches carry **raw** features (padded slots 0): standardisation belongs to the 
 (:class:`~tagformer.models.input_norm.InputNorm`). The data module still fits that standardisation on the
 real particles of the training split (:meth:`JetDataModule.normaliser_state`), for the run to copy into
 the model and save as ``normaliser.json``.
+
+The training order of epoch ``e`` is a function of (``seed``, ``e``) (and, when streaming, of the number of
+loader workers): :meth:`JetDataModule.set_epoch` sets it, and a loader built for a resumed run starts at
+the trainer's current epoch, so an epoch-boundary resume replays exactly what an uninterrupted run sees.
 """
 
 from __future__ import annotations
@@ -14,12 +18,12 @@ from types import MappingProxyType
 import lightning
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
+from torch.utils.data import DataLoader, SequentialSampler
 
 from tagformer.data.batch import JetBatch
 from tagformer.data.collate import keep_batch
 from tagformer.data.config import DataConfig
-from tagformer.data.dataset import InMemoryJetDataset, JetBatchSampler
+from tagformer.data.dataset import EpochShuffle, InMemoryJetDataset, JetBatchSampler
 from tagformer.data.features import FEATURE_SETS, feature_names
 from tagformer.data.formats import FILE_SHIFT, FORMATS, detect_format, get_reader, read_files
 from tagformer.data.info import DatasetInfo
@@ -27,11 +31,13 @@ from tagformer.data.normalise import Normaliser
 from tagformer.data.orderings import ORDERINGS
 from tagformer.data.pipeline import Prepared, TruncationStats, concat_prepared, prepare
 from tagformer.data.splits import SPLIT_IDS, SplitPlan, jet_split, plan_splits
-from tagformer.data.streaming import StreamingJetDataset, StreamSpec, fit_normaliser_streaming
+from tagformer.data.streaming import StreamingJetDataset, StreamSpec, sample_streaming
 from tagformer.errors import ConfigError, DataError
 
 __all__ = ["DataConfig", "DataPlan", "JetDataModule"]
 
+#: Seeds numpy's generators accept (``data.seed`` seeds the split hash and the shuffles).
+MAX_SEED = 2**32 - 1
 #: Splits each Lightning stage needs (read-only).
 STAGE_SPLITS = MappingProxyType({"fit": ("train", "val"), "validate": ("val",), "test": ("test",),
                                  "predict": ("test",)})
@@ -88,6 +94,8 @@ class JetDataModule(lightning.LightningDataModule):
                               f"{', '.join(FEATURE_SETS)}.")
         if config.ordering not in ORDERINGS:
             raise ConfigError(f"unknown ordering '{config.ordering}'; choose one of {', '.join(ORDERINGS)}.")
+        if not 0 <= config.seed <= MAX_SEED:
+            raise ConfigError(f"data.seed must be in [0, {MAX_SEED}], got {config.seed}.")
         self._names = feature_names(config.feature_set)
         self._plan: DataPlan | None = None
         self._normaliser = None if normaliser_state is None else Normaliser.from_state(normaliser_state)
@@ -97,6 +105,8 @@ class JetDataModule(lightning.LightningDataModule):
         self._specs: dict[str, StreamSpec] = {}
         self._datasets: dict[str, torch.utils.data.Dataset] = {}
         self._stats: dict[str, TruncationStats] = {}
+        self._train_sampler: EpochShuffle | None = None
+        self._train_labels: np.ndarray | None = None  # labels seen in the training split (or a sample of it)
 
     # -- what the data are (cheap: no jets read) --------------------------------------------------
     @property
@@ -196,8 +206,10 @@ class JetDataModule(lightning.LightningDataModule):
         """The feature standardisation: the one given, else fitted on the training split's real particles."""
         if self._normaliser is None:
             if self.config.streaming:
-                self._normaliser = fit_normaliser_streaming(self._spec("train"), self._names,
-                                                            min(self.config.shuffle_buffer, 100_000))
+                sample = sample_streaming(self._spec("train"), min(self.config.shuffle_buffer, 100_000))
+                self._train_labels = np.unique(sample.labels)
+                self._normaliser = Normaliser.fit(sample.features, sample.mask, self.config.feature_set,
+                                                  self._names)
             else:
                 self._ensure(("train",))
                 train = self._prepared["train"]
@@ -209,6 +221,28 @@ class JetDataModule(lightning.LightningDataModule):
         """JSON-serialisable state of :attr:`normaliser` (fits it if needed)."""
         return self.normaliser.state_dict()
 
+    def train_classes(self) -> list[int] | None:
+        """Labels present in the training split (in memory: all of it; streaming: the sample the normaliser
+        was fitted on); None when unknown (streaming with a given normaliser, nothing read)."""
+        if not self.config.streaming:
+            self._ensure(("train",))
+            return np.unique(self._prepared["train"].labels).tolist()
+        return None if self._train_labels is None else self._train_labels.tolist()
+
+    # -- epochs -------------------------------------------------------------------------------------
+    def _start_epoch(self) -> int:
+        """The epoch a loader built now starts at: the trainer's (a resumed run's) epoch, else 0."""
+        trainer = getattr(self, "trainer", None)
+        return int(trainer.current_epoch) if trainer is not None else 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the training loader's next pass draw the order of ``epoch`` (called at each epoch start)."""
+        ds = self._datasets.get("train")
+        if isinstance(ds, StreamingJetDataset):
+            ds.set_epoch(epoch)
+        elif self._train_sampler is not None:
+            self._train_sampler.set_epoch(epoch)
+
     # -- loaders ------------------------------------------------------------------------------------
     def _loader(self, split: str) -> DataLoader | list:
         if not self.plan.splits.has(split):
@@ -217,10 +251,12 @@ class JetDataModule(lightning.LightningDataModule):
         ds, c = self._datasets[split], self.config
         common = dict(collate_fn=keep_batch, num_workers=c.num_workers, pin_memory=torch.cuda.is_available())
         if isinstance(ds, StreamingJetDataset):
+            if split == "train" and getattr(self, "trainer", None) is not None:
+                ds.set_epoch(self._start_epoch())
             return DataLoader(ds, batch_size=None, **common)
         if split == "train":
-            gen = torch.Generator().manual_seed(c.seed)
-            sampler = JetBatchSampler(RandomSampler(ds, generator=gen), c.batch_size, drop_last=False)
+            self._train_sampler = EpochShuffle(ds, c.seed, epoch=self._start_epoch())
+            sampler = JetBatchSampler(self._train_sampler, c.batch_size, drop_last=False)
         else:
             sampler = JetBatchSampler(SequentialSampler(ds), c.batch_size, drop_last=False)
         return DataLoader(ds, batch_sampler=sampler, **common)

@@ -15,6 +15,9 @@ import numpy as np
 from tagformer.errors import DataError
 
 MIN_STD = 1e-6
+#: Largest feature magnitude accepted for training: squares of larger values overflow float32 (max ~3.4e38),
+#: so such values (usually corrupt entries or wrong units) would make the model's arithmetic infinite.
+MAX_ABS_FEATURE = 1e18
 
 
 @dataclass
@@ -34,6 +37,7 @@ class Normaliser:
         real = features[mask].astype(np.float64)
         if real.shape[0] == 0:
             raise DataError("cannot fit the normalisation: the training split has no real particles.")
+        _check_values(real, list(feature_names))
         std = real.std(axis=0)
         return cls(feature_set, list(feature_names), real.mean(axis=0), np.where(std < MIN_STD, 1.0, std),
                    int(real.shape[0]))
@@ -46,11 +50,12 @@ class Normaliser:
             std = np.asarray(state["std"], dtype=np.float64)
             names = list(state["feature_names"])
             out = cls(str(state["feature_set"]), names, mean, std, int(state.get("count", 0)))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise DataError(f"normaliser state is malformed: {exc}.") from None
-        if mean.shape != (len(names),) or std.shape != (len(names),) or (std <= 0).any():
+        if mean.shape != (len(names),) or std.shape != (len(names),) or not (std > 0).all() \
+                or not np.isfinite(mean).all() or not np.isfinite(std).all():
             raise DataError(f"normaliser state is malformed: {len(names)} names, mean {mean.shape}, "
-                            f"std {std.shape} (std must be > 0).")
+                            f"std {std.shape} (mean and std must be finite, std > 0).")
         return out
 
     def state_dict(self) -> dict:
@@ -76,3 +81,19 @@ class Normaliser:
         mean = torch.as_tensor(self.mean, dtype=features.dtype, device=features.device)
         std = torch.as_tensor(self.std, dtype=features.dtype, device=features.device)
         return torch.where(mask[..., None], (features - mean) / std, torch.zeros((), dtype=features.dtype))
+
+
+def _check_values(real: np.ndarray, names: list[str]) -> None:
+    """DataError naming the first feature with NaN/infinite values or magnitudes above :data:`MAX_ABS_FEATURE`."""
+    finite = np.isfinite(real)
+    for j, name in enumerate(names):
+        bad = int((~finite[:, j]).sum())
+        if bad:
+            raise DataError(f"feature {name!r} is NaN or infinite for {bad} of {len(real)} real particles of the "
+                            "training split; fix or drop those jets before training.")
+    peak = np.abs(real).max(axis=0)
+    for j, name in enumerate(names):
+        if peak[j] > MAX_ABS_FEATURE:
+            raise DataError(f"feature {name!r} reaches {peak[j]:.3g} in the training split (std "
+                            f"{real[:, j].std():.3g}); values beyond +-{MAX_ABS_FEATURE:.0e} overflow the model's "
+                            "float32 arithmetic - check the file's units or for corrupt entries.")

@@ -8,6 +8,16 @@ Features are yielded raw (the model standardises them), padded slots 0, as by th
 
 Memory bound per worker: (shuffle_buffer + chunk_size) prepared jets of N x (F + 4 + 1) values, plus one
 raw chunk as read from disk.
+
+Reproducibility: what a worker yields in an epoch is a function of (seed, epoch, its slot, the number of
+slots) only: no random state is carried between epochs or taken from torch's global generator. The
+training loop sets the epoch (:meth:`StreamingJetDataset.set_epoch`, called by the data module), so a
+run resumed at an epoch boundary streams exactly the batches an uninterrupted run would. The number of
+loader workers (and of distributed ranks) is part of that function: with W workers the units are dealt
+to W slots, each slot shuffles its own units through its own buffer, and the loader takes batches from
+the workers in turn. So 0 and 2 workers visit the same jets each epoch, each exactly once, but batch
+composition and order differ, and so do the trained weights (by the run-to-run spread of a changed
+shuffle). Keep ``data.num_workers`` fixed to reproduce a streaming run.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from tagformer.data.formats.base import JetArrays
 from tagformer.data.normalise import Normaliser
 from tagformer.data.pipeline import Prepared, concat_prepared, prepare
 from tagformer.data.splits import SPLIT_IDS, jet_split
+from tagformer.errors import DataError
 
 
 @dataclass
@@ -75,12 +86,12 @@ class StreamingJetDataset(IterableDataset):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def _my_units(self) -> tuple[list[tuple[int, int, int]], int, int, int]:
+    def _my_units(self) -> tuple[list[tuple[int, int, int]], int, int]:
         info = get_worker_info()
         wid, nw = (info.id, info.num_workers) if info is not None else (0, 1)
         rank, world = _rank_and_world()
         slot, slots = rank * nw + wid, world * nw
-        return self.units[slot::slots], slot, slots, (info.seed if info is not None else 0)
+        return self.units[slot::slots], slot, slots
 
     def _chunks(self, units) -> Iterator[JetArrays]:
         spec = self.spec
@@ -96,9 +107,9 @@ class StreamingJetDataset(IterableDataset):
 
     def __iter__(self) -> Iterator[LoaderJetBatch]:
         spec = self.spec
-        units, slot, slots, worker_seed = self._my_units()
-        rng = np.random.default_rng([spec.seed, self.epoch, slot, worker_seed & 0xFFFFFFFF])
-        self.epoch += 1
+        units, slot, slots = self._my_units()
+        epoch, self.epoch = self.epoch, self.epoch + 1  # a plain loop reshuffles; set_epoch overrides
+        rng = np.random.default_rng([spec.seed, epoch, slot, slots])
         if spec.shuffle:
             units = [units[i] for i in rng.permutation(len(units))]
         cap = None
@@ -141,22 +152,30 @@ class StreamingJetDataset(IterableDataset):
             buffer.append(held.take(rest))
 
 
-def fit_normaliser_streaming(spec: StreamSpec, feature_names: list[str], max_jets: int) -> Normaliser:
-    """Fit the normalisation on up to ``max_jets`` training jets, taking chunks round-robin over files."""
+def sample_streaming(spec: StreamSpec, max_jets: int) -> Prepared:
+    """Up to ``max_jets`` prepared jets of the split, taking chunks round-robin over its files (so that every
+    file, and with one class per file every class, is represented)."""
     units = work_units(spec.files, spec.format, spec.chunk_size)
     by_file: dict[int, list] = {}
     for u in units:
         by_file.setdefault(u[0], []).append(u)
-    ordered = [u for k in range(max(len(v) for v in by_file.values())) for v in by_file.values() if k < len(v)]
+    ordered = [u for k in range(max(map(len, by_file.values()), default=0)) for v in by_file.values() if k < len(v)]
     ds = StreamingJetDataset(spec)
-    feats, masks, total = [], [], 0
+    parts, total = [], 0
     rng = np.random.default_rng(spec.seed)
     for chunk in ds._chunks(ordered):
         chunk = chunk.select(slice(0, max_jets - total))
-        prep = prepare(chunk, spec.feature_set, spec.num_particles, spec.ordering, rng)
-        feats.append(prep.features)
-        masks.append(prep.mask)
+        parts.append(prepare(chunk, spec.feature_set, spec.num_particles, spec.ordering, rng))
         total += len(chunk)
         if total >= max_jets:
             break
-    return Normaliser.fit(np.concatenate(feats), np.concatenate(masks), spec.feature_set, feature_names)
+    if not parts:
+        raise DataError(f"{spec.files[0] if spec.files else 'the data'}: the {spec.split} split received no jets "
+                        "(too few jets for the split fractions?).")
+    return concat_prepared(parts)
+
+
+def fit_normaliser_streaming(spec: StreamSpec, feature_names: list[str], max_jets: int) -> Normaliser:
+    """Fit the normalisation on up to ``max_jets`` training jets (:func:`sample_streaming`)."""
+    sample = sample_streaming(spec, max_jets)
+    return Normaliser.fit(sample.features, sample.mask, spec.feature_set, feature_names)

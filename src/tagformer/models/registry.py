@@ -11,6 +11,7 @@ import fnmatch
 import functools
 import importlib
 import inspect
+import math
 import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -176,8 +177,47 @@ def model_kwargs(name_or_preset: str, **overrides: Any) -> dict[str, Any]:
             f"model {entry.name!r} has no argument(s) {', '.join(unknown)}; "
             f"available: {', '.join(a for a in entry.arguments if a not in CONTEXT_ARGS)}"
         )
+    for key, value in given.items():
+        _check_size(entry, key, value, _reference_value(entry, preset, key))
     kwargs.update(given)
     return kwargs
+
+
+def _reference_value(entry: ModelEntry, preset: str, key: str) -> Any:
+    """The value ``key`` has without overrides: the preset's, else the constructor default (or None)."""
+    if key in entry.presets[preset]:
+        return entry.presets[preset][key]
+    default = inspect.signature(entry.cls.__init__).parameters[key].default
+    return None if default is inspect.Parameter.empty else default
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_size(entry: ModelEntry, key: str, value: Any, reference: Any) -> None:
+    """ModelError if ``value`` cannot stand where ``reference`` does: sizes (positive integers, or lists of
+    them) must stay positive integers, non-negative counts non-negative, positive scales positive and
+    finite, dropout rates in [0, 1), switches booleans. Arguments of other kinds are left to the model."""
+    name = f"model {entry.name!r} argument {key}"
+    if isinstance(reference, bool):
+        if not isinstance(value, bool):
+            raise ModelError(f"{name} must be true or false, got {value!r}")
+    elif _is_int(reference):
+        low = 1 if reference > 0 else 0
+        if not _is_int(value) or value < low:
+            kind = "a positive integer" if low else "a non-negative integer"
+            raise ModelError(f"{name} must be {kind}, got {value!r}")
+    elif isinstance(reference, (tuple, list)) and reference and all(_is_int(v) and v > 0 for v in reference):
+        if not isinstance(value, (tuple, list)) or not all(_is_int(v) and v > 0 for v in value):
+            raise ModelError(f"{name} must be a list of positive integers (layer sizes), got {value!r}")
+    elif isinstance(reference, float):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            raise ModelError(f"{name} must be a finite number, got {value!r}")
+        if "dropout" in key and not 0.0 <= value < 1.0:
+            raise ModelError(f"{name} is a dropout rate and must be in [0, 1), got {value!r}")
+        if reference > 0 and "dropout" not in key and value <= 0:
+            raise ModelError(f"{name} must be positive, got {value!r}")
 
 
 def create_encoder(
@@ -211,8 +251,10 @@ def create_encoder(
                 raise ModelError(f"model {entry.name!r} needs {key}")
     try:
         encoder = entry.cls(**kwargs)
-    except (TypeError, ValueError) as exc:
-        raise ModelError(f"cannot build {name_or_preset!r} with {kwargs}: {exc}") from exc
+    except (TypeError, ValueError, RuntimeError, AssertionError, ZeroDivisionError) as exc:
+        # impossible argument combinations (e.g. dim not divisible by num_heads) surface here
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"cannot build {name_or_preset!r} with {kwargs}: {first}") from exc
     if not isinstance(encoder, Encoder):
         raise TypeError(f"{entry.cls.__name__} does not implement the Encoder contract")
     return encoder

@@ -142,6 +142,16 @@ class EpochMetrics(L.Callback):
         atomic_write_text(self.path, buf.getvalue())
 
 
+class DataEpoch(L.Callback):
+    """Tell the data module which epoch starts (``datamodule.set_epoch``), so that the training order is a
+    function of (seed, epoch) and a resumed run replays the epochs an uninterrupted run would."""
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        datamodule = getattr(trainer, "datamodule", None)
+        if datamodule is not None and callable(getattr(datamodule, "set_epoch", None)):
+            datamodule.set_epoch(int(trainer.current_epoch))
+
+
 class JetProgressBar(L.pytorch.callbacks.TQDMProgressBar):
     """Lightning's bar without the logger version; shows epoch, loss, acc, jets/s and validation metrics."""
 

@@ -24,10 +24,20 @@ from tagformer.config import OptimConfig, ScheduleConfig
 from tagformer.data.batch import JetBatch
 from tagformer.errors import TagformerError
 from tagformer.tasks.base import Task
+from tagformer.train.rng import rng_state, set_rng_state
 
 
 class NonFiniteLossError(TagformerError):
     """The training loss became NaN or infinite."""
+
+
+def check_checkpoint_layout(checkpoint: dict[str, Any]) -> None:
+    """Refuse a Lightning checkpoint saved before the encoder/heads split: its weights and optimiser state
+    follow the old layout, so training cannot continue from it."""
+    keys = checkpoint.get("state_dict", {})
+    if keys and not any(k.startswith("model.encoder.") for k in keys):
+        raise TagformerError("this checkpoint was saved before the encoder/heads split and cannot be resumed; "
+                             "its best weights still evaluate and export - retrain to continue training")
 
 
 def lr_factor(step: int, total: int, schedule: ScheduleConfig) -> float:
@@ -179,15 +189,15 @@ class TaggerModule(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["tagformer_epoch_sums"] = self._sums.state_dict()
+        checkpoint["tagformer_rng"] = rng_state()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Restore the epoch sums; refuse a ``last.ckpt`` saved before the encoder/heads split (its weights and
-        optimiser state follow the old layout, so training cannot continue from it)."""
-        keys = checkpoint.get("state_dict", {})
-        if keys and not any(k.startswith("model.encoder.") for k in keys):
-            raise TagformerError("this checkpoint was saved before the encoder/heads split and cannot be resumed; "
-                                 "its best weights still evaluate and export - retrain to continue training")
+        """Restore the epoch sums and the random generators; refuse a ``last.ckpt`` saved before the
+        encoder/heads split (:func:`check_checkpoint_layout`)."""
+        check_checkpoint_layout(checkpoint)
         self._sums.load_state_dict(checkpoint.get("tagformer_epoch_sums", {}))
+        if "tagformer_rng" in checkpoint:  # checkpoints of earlier versions lack it
+            set_rng_state(checkpoint["tagformer_rng"])
 
     def configure_optimizers(self) -> dict[str, Any]:
         cfg = self.optim_cfg

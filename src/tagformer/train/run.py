@@ -13,26 +13,33 @@ yields raw features; the normalisation it fits on the training split is copied i
 Every checkpoint holds only tensors and plain Python values and is read with
 ``torch.load(..., weights_only=True)``; Lightning's resume is asked to load the same way.
 
-Resuming mid-epoch restores model, optimiser, scheduler, loop counters and callbacks exactly; the data
-loader is not resumable, so the rest of the interrupted epoch draws its (correct number of) batches from a
-fresh shuffle: a few jets of that epoch may be seen twice and others not at all. Completed epochs are
-never repeated or lost.
+Nothing is written to the run directory before the configuration, the data (every split training reads)
+and the model have been checked: a command that fails on a bad setting or file leaves the directory as it
+was. A new run needs a new or empty directory; a resume first reads and checks every run file
+(:mod:`tagformer.train.resume`) and refuses changes other than how long or how training runs.
+
+Resuming at an epoch boundary is exact: the weights, optimiser, scheduler, loop counters, callbacks and
+random generators (:mod:`tagformer.train.rng`) are restored and the data order of every epoch is a
+function of (seed, epoch) (:class:`~tagformer.data.dataset.EpochShuffle`, and for streaming of the number
+of loader workers as well), so the resumed run ends with the weights of an uninterrupted one. Resuming
+mid-epoch restores the same state, but the loader cannot skip the batches already seen: the rest of the
+interrupted epoch draws its (correct number of) batches from that epoch's order from the start, so a few
+jets of that epoch may be seen twice and others not at all. Completed epochs are never repeated or lost.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
-import json
 import os
 import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tagformer.atomic import atomic_write_json
-from tagformer.config import RunConfig, load_config, save_config
-from tagformer.errors import ConfigError, TagformerError
+from tagformer.atomic import atomic_write_json, check_output_dir
+from tagformer.config import RunConfig, save_config
+from tagformer.errors import ConfigError, DataError, TagformerError
 from tagformer.rundir import RunDir
 
 if TYPE_CHECKING:
@@ -43,6 +50,7 @@ if TYPE_CHECKING:
     from tagformer.models.tagger import Tagger
     from tagformer.tasks.base import Task
     from tagformer.train.callbacks import BestWeights
+    from tagformer.train.resume import ResumeState
 
 
 def global_rank() -> int:
@@ -72,25 +80,6 @@ def launch_topology(config_devices: int, devices: int | None) -> tuple[int, int]
     return local, world // local
 
 
-def prepare_run_dir(paths: RunDir, cfg: RunConfig | None, resume: bool, overrides: list[str]) -> RunConfig:
-    """Check the run directory and return the config to use (the saved one, when resuming)."""
-    if resume:
-        if not paths.is_run():
-            raise ConfigError(f"cannot resume: {paths.config} does not exist (not a tagformer run directory)")
-        from tagformer.config import _read_yaml, build_config
-
-        base = _read_yaml(paths.config)
-        return build_config(base=base, overrides=overrides) if overrides else load_config(paths.config)
-    if cfg is None:
-        raise ConfigError("no configuration given")
-    if global_rank() == 0 and (paths.checkpoints.exists() or paths.is_finished()):
-        raise ConfigError(
-            f"run directory {paths.root} already holds a run; pass --resume to continue it or choose another "
-            "--run-dir"
-        )
-    return cfg
-
-
 def _precision(cfg: RunConfig, accelerator: str) -> str:
     if cfg.trainer.precision != "auto":
         return cfg.trainer.precision
@@ -98,11 +87,17 @@ def _precision(cfg: RunConfig, accelerator: str) -> str:
 
 
 def _accelerator(cfg: RunConfig) -> str:
+    """The accelerator to train on; ConfigError if the configured one is not available here."""
     import torch
 
     acc = cfg.trainer.accelerator
     if acc == "auto":
         return "gpu" if torch.cuda.is_available() else "cpu"
+    if acc in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"trainer.accelerator={acc} but no CUDA GPU is available on this machine "
+                          "(torch.cuda.is_available() is False); use trainer.accelerator=auto or cpu")
+    if acc == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise ConfigError("trainer.accelerator=mps but no MPS device is available; use trainer.accelerator=auto or cpu")
     return acc
 
 
@@ -141,19 +136,47 @@ def _epochs_done(metrics_csv: Path) -> int:
         return len(list(csv.DictReader(fh)))
 
 
-def prepare_data(cfg: RunConfig, paths: RunDir, resume: bool, writer: bool) -> tuple[JetDataModule, dict[str, Any]]:
-    """The data module (training and validation splits prepared) and the normalisation state: the saved one
-    when resuming, else fitted on the training split; rank 0 writes ``normaliser.json`` and ``dataset.json``."""
+def check_trainable(dm: JetDataModule, cfg: RunConfig) -> None:
+    """Refuse data a run cannot learn from: no validation split (nothing to monitor, no best checkpoint) or
+    a training split holding a single class."""
+    if not dm.plan.splits.has("val"):
+        raise ConfigError(f"no validation split: data.val_fraction is 0 and {cfg.data.path} has no val files, but "
+                          f"early stopping and the best checkpoint follow {cfg.trainer.monitor}; set "
+                          "data.val_fraction > 0 (e.g. 0.1) or data.val_path")
+    classes = dm.train_classes()
+    if classes is not None and len(classes) < 2:
+        names = dm.info.class_names
+        only = names[classes[0]] if classes and 0 <= classes[0] < len(names) else classes
+        raise DataError(f"the training split of {cfg.data.path} holds jets of one class only ({only!r}); a tagger "
+                        f"needs at least two of the dataset's classes ({', '.join(map(str, names))})")
+
+
+def prepare_data(cfg: RunConfig, normaliser_state: dict[str, Any] | None) -> tuple[JetDataModule, dict[str, Any]]:
+    """The data module (training and validation splits read and checked) and the normalisation state: the
+    given one (a resumed run's), else fitted on the training split. Writes nothing."""
     from tagformer.data.datamodule import JetDataModule
 
-    saved = json.loads(paths.normaliser.read_text()) if resume and paths.normaliser.exists() else None
-    dm = JetDataModule(cfg.data, normaliser_state=saved)
+    dm = JetDataModule(cfg.data, normaliser_state=normaliser_state)
     dm.setup("fit")
     state = dm.normaliser_state()
-    if writer:
-        atomic_write_json(paths.normaliser, state)
-        atomic_write_json(paths.dataset, asdict(dm.info))
+    check_trainable(dm, cfg)
     return dm, state
+
+
+def write_start(paths: RunDir, cfg: RunConfig, normaliser_state: dict[str, Any], info: DatasetInfo,
+                resume: ResumeState | None) -> None:
+    """Create the run directory's files that training starts from (rank 0, after every check passed).
+
+    A new run writes ``normaliser.json``, ``dataset.json`` and ``checkpoints/``, then ``config.yaml`` last
+    (with it the directory counts as a run). A resume writes only what is missing or changed.
+    """
+    paths.checkpoints.mkdir(parents=True, exist_ok=True)
+    if resume is None or not paths.normaliser.exists():
+        atomic_write_json(paths.normaliser, normaliser_state)
+    if resume is None or not paths.dataset.exists():
+        atomic_write_json(paths.dataset, asdict(info))
+    if resume is None or resume.changed:
+        save_config(cfg, paths.config)
 
 
 def make_trainer(cfg: RunConfig, paths: RunDir, best: BestWeights, num_nodes: int, accelerator: str) -> L.Trainer:
@@ -161,10 +184,11 @@ def make_trainer(cfg: RunConfig, paths: RunDir, best: BestWeights, num_nodes: in
     checkpoint, progress bar) and loggers (CSV, plus TensorBoard when installed)."""
     import lightning as L
 
-    from tagformer.train.callbacks import EpochMetrics, JetProgressBar, RollingCheckpoint
+    from tagformer.train.callbacks import DataEpoch, EpochMetrics, JetProgressBar, RollingCheckpoint
 
     mode = "min" if cfg.trainer.monitor.endswith("loss") else "max"
     callbacks: list[Any] = [
+        DataEpoch(),
         EpochMetrics(paths.metrics_csv),
         best,
         L.pytorch.callbacks.EarlyStopping(monitor=cfg.trainer.monitor, patience=cfg.trainer.patience, mode=mode,
@@ -203,44 +227,69 @@ def make_trainer(cfg: RunConfig, paths: RunDir, best: BestWeights, num_nodes: in
 
 
 def train(cfg: RunConfig | None, run_dir: str | Path, *, resume: bool = False, overrides: list[str] | None = None,
-          devices: int | None = None) -> dict[str, Any]:
+          devices: int | None = None, model: str | None = None, data: str | None = None,
+          config_file: str | None = None) -> dict[str, Any]:
     """Train one model; returns the summary written to ``RUN/summary.json``.
 
     Parameters
     ----------
-    cfg : the validated config (ignored when ``resume``: the run directory's ``config.yaml`` is used,
-        with ``overrides`` applied on top, e.g. a larger ``trainer.max_epochs``).
-    run_dir : the run directory (created).
-    resume : continue from ``RUN/checkpoints/last.ckpt`` (a fresh start if no checkpoint was written yet).
+    cfg : the validated config of a new run (ignored when ``resume``: the run directory's ``config.yaml``
+        is used, with ``overrides`` applied on top, e.g. a larger ``trainer.max_epochs``).
+    run_dir : the run directory: new or empty for a new run (created), a run directory to resume.
+    resume : continue from ``RUN/checkpoints/last.ckpt`` (from epoch 0 if no checkpoint was written yet).
+        ``overrides``, ``model``, ``data`` and ``config_file`` may only change the keys of
+        :data:`tagformer.train.resume.RESUMABLE_KEYS`; others are refused before anything is written.
     devices : number of devices (several -> DDP); overrides ``trainer.devices``.
+
+    Raises
+    ------
+    TagformerError
+        For every problem a user can fix (raised before the run directory is touched, when it can be known
+        then).
     """
     import lightning as L
     import torch
 
     from tagformer.train.callbacks import BestWeights
     from tagformer.train.module import TaggerModule
+    from tagformer.train.resume import check_checkpoint_fits, check_resume
 
     paths = RunDir(run_dir)
-    cfg = prepare_run_dir(paths, cfg, resume, list(overrides or []))
-    cfg.trainer.devices, num_nodes = launch_topology(cfg.trainer.devices, devices)
     writer = global_rank() == 0  # DDP ranks > 0 run the same code but leave the run directory to rank 0
+    state: ResumeState | None = None
+    if resume:
+        state = check_resume(paths, overrides or [], model=model, data=data, config_file=config_file)
+        cfg = state.config
+    elif cfg is None:
+        raise ConfigError("no configuration given")
+    elif writer:
+        paths.check_new()
     if writer:
-        paths.checkpoints.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, paths.config)
+        check_output_dir(paths.root, "run directory")
+    cfg.trainer.devices, num_nodes = launch_topology(cfg.trainer.devices, devices)
+    accelerator = _accelerator(cfg)
     if cfg.trainer.threads:
         torch.set_num_threads(cfg.trainer.threads)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 
-    dm, norm_state = prepare_data(cfg, paths, resume, writer)
+    dm, norm_state = prepare_data(cfg, state.normaliser if state else None)
     info = dm.info
     module = TaggerModule(build_tagger(cfg, info, norm_state), default_tasks(info), cfg.optim, cfg.schedule)
+    checkpoint = state.checkpoint if state else None
+    if checkpoint is not None:
+        check_checkpoint_fits(checkpoint, module, paths.last_ckpt)
+    start_step = int(checkpoint["global_step"]) if checkpoint is not None else 0
+    ckpt_path = str(paths.last_ckpt) if checkpoint is not None else None
+    del checkpoint
+    if state is not None:
+        state.checkpoint = None  # Lightning reads the file again; do not hold two copies
+    if writer:
+        write_start(paths, cfg, norm_state, info, state)
     best = BestWeights(paths.best_weights, cfg.trainer.monitor)
-    accelerator = _accelerator(cfg)
     trainer = make_trainer(cfg, paths, best, num_nodes, accelerator)
 
-    previous = json.loads(paths.wall_time.read_text())["wall_time_s"] if resume and paths.wall_time.exists() else 0.0
+    previous = state.wall_time_s if state else 0.0
     t0 = time.perf_counter()
-    ckpt_path = str(paths.last_ckpt) if resume and paths.last_ckpt.exists() else None
     try:
         trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path, weights_only=True)
     except SystemExit as exc:  # Lightning turns Ctrl+C into sys.exit(1) after a graceful shutdown
@@ -248,7 +297,7 @@ def train(cfg: RunConfig | None, run_dir: str | Path, *, resume: bool = False, o
             raise KeyboardInterrupt from exc
         raise
     finally:
-        if writer:
+        if writer and trainer.global_step > start_step:  # count time only once training has advanced
             atomic_write_json(paths.wall_time, {"wall_time_s": previous + time.perf_counter() - t0})
     if trainer.interrupted:
         raise KeyboardInterrupt
