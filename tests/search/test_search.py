@@ -1,0 +1,107 @@
+"""A 6-trial search over two families on tiny data: trials, constraints, references, report, Pareto YAMLs."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+import yaml
+from search_helpers import write_space
+
+from tagformer.cli.main import main
+from tagformer.rundir import RunDir
+from tagformer.search import run_search
+from tagformer.search.study import default_storage
+
+TRIALS = 6
+
+
+@pytest.fixture(scope="module")
+def search(tiny_h5: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One finished search: 6 trials, a FLOPs constraint that some candidates break, one reference."""
+    root = tmp_path_factory.mktemp("search")
+    space = write_space(root / "space.yaml", constraints=["flops <= 30000"], references=["deepsets_tiny"])
+    lines: list[str] = []
+    paths = run_search(space, tiny_h5, trials=TRIALS, out_dir=root / "out", log=lines.append)
+    study = optuna.load_study(study_name="tiny", storage=default_storage(root / "out"))
+    return {"out": root / "out", "paths": paths, "study": study, "lines": lines}
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_six_trial_search_over_two_families_completes(search: dict[str, Any]) -> None:
+    trials = search["study"].get_trials()
+    assert len(trials) == TRIALS
+    assert all(t.state.name in ("COMPLETE", "PRUNED") for t in trials)
+    assert {t.user_attrs["family"] for t in trials} == {"transformer", "deepsets"}
+    rows = _rows(search["paths"]["csv"])
+    assert [int(r["trial"]) for r in rows] == list(range(TRIALS))
+    assert {"val_acc", "flops", "params", "parameters", "run_dir", "family", "pareto"} <= set(rows[0])
+    for t in trials:
+        assert "flops" in t.user_attrs["metrics"] and "params" in t.user_attrs["metrics"]
+        if t.user_attrs["trained"] and not t.user_attrs.get("duplicate_of"):
+            run = RunDir(t.user_attrs["run_dir"])
+            assert run.is_finished()  # every trial's run directory is kept
+            summary = json.loads(run.summary.read_text())
+            assert summary["flops_per_jet"] == pytest.approx(t.user_attrs["metrics"]["flops"])
+            assert summary["params"] == t.user_attrs["metrics"]["params"]
+            assert summary["val"]["val_acc"] == pytest.approx(t.values[0])
+    assert len(search["lines"]) == 1 + 1 + TRIALS  # a header, the reference, one line per trial
+
+
+def test_constraints_are_optuna_constraints_and_infeasible_candidates_are_not_trained(search: dict[str, Any]) -> None:
+    trials = search["study"].get_trials()
+    for t in trials:
+        flops = t.user_attrs["metrics"]["flops"]
+        assert t.constraints["flops <= 30000"] == pytest.approx((flops - 30000) / 30000)
+        assert t.user_attrs["feasible"] == (flops <= 30000)
+        if not t.user_attrs["feasible"]:
+            assert not t.user_attrs["trained"] and t.values[0] == float("-inf")
+            assert not Path(t.user_attrs["run_dir"]).exists()
+    assert any(not t.user_attrs["feasible"] for t in trials), "the constraint should rule out some candidates"
+    pareto = [t for t in trials if t.number in search["paths"]["pareto"]]
+    assert pareto and all(t.user_attrs["feasible"] for t in pareto)
+
+
+def test_reference_preset_is_trained_at_the_same_budget(search: dict[str, Any]) -> None:
+    ref = search["study"].user_attrs["reference:deepsets_tiny"]
+    summary = json.loads(RunDir(ref["run_dir"]).summary.read_text())
+    assert summary["preset"] == "deepsets_tiny" and summary["epochs_completed"] == 2
+    assert ref["metrics"]["val_acc"] == pytest.approx(summary["val"]["val_acc"])
+    assert "deepsets_tiny" in search["paths"]["table"].read_text()
+
+
+def test_report_is_redrawn_from_the_storage(search: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    out = search["out"]
+    before = search["paths"]["csv"].read_text()
+    for path in [search["paths"]["csv"], search["paths"]["table"], *search["paths"]["plots"]]:
+        path.unlink()
+    assert main(["search", "--report", str(out)]) == 0
+    assert search["paths"]["csv"].read_text() == before
+    assert search["paths"]["table"].exists() and all(p.exists() for p in search["paths"]["plots"])
+    assert (out / "pareto_val_acc_vs_flops.png").stat().st_size > 1000
+    assert "Pareto trials" in capsys.readouterr().out
+
+
+def test_a_pareto_yaml_trains_with_tagformer_train(search: dict[str, Any], tmp_path: Path) -> None:
+    yamls = search["paths"]["yamls"]
+    assert len(yamls) == len(search["paths"]["pareto"]) >= 1
+    path = yamls[0]
+    number = int(path.stem.split("-")[1])
+    trial = search["study"].trials[number]
+    run_dir = tmp_path / "retrain"
+    assert main(["train", "--config", str(path), "--run-dir", str(run_dir)]) == 0
+    summary = json.loads(RunDir(run_dir).summary.read_text())
+    config = yaml.safe_load(path.read_text())
+    assert summary["model_overrides"] == {k: v for k, v in config["model"].items() if k != "name"}
+    assert summary["model"] == trial.user_attrs["model"].split("_")[0]
+    assert summary["flops_per_jet"] == pytest.approx(trial.user_attrs["metrics"]["flops"])
+    # the same config, seed and data train the same model: the search's number is reproduced
+    assert summary["val"]["val_acc"] == pytest.approx(trial.values[0], abs=1e-6)
