@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,17 @@ def tiny_file(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tiny") / "tiny.h5"
     assert run_cli("generate", str(out), *TINY_ARGS, "--workers", "1") == 0
     return out
+
+
+def write_parts(out: Path, **overrides) -> Path:
+    """A parts directory for ``out`` holding only the settings.json of TINY_ARGS (plus ``overrides``)."""
+    from tagformer.data.generate.config import make_config
+
+    args = dict(output=out, classes="w,g", jets_per_class=6, shard_size=3, seed=5, **overrides)
+    parts = out.with_name(out.name + ".parts")
+    parts.mkdir()
+    (parts / "settings.json").write_text(json.dumps(make_config(**args).physics_settings()))
+    return parts
 
 
 def read_arrays(path: Path):

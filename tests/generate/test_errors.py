@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from tagformer.data.generate.config import make_config
-
-from .conftest import TINY_ARGS, run_cli
+from .conftest import TINY_ARGS, run_cli, write_parts
 
 
 @pytest.mark.parametrize(("extra", "fragment"), [
@@ -46,17 +42,9 @@ def test_existing_output_is_never_overwritten(tmp_path, capsys):
     assert out.read_bytes() == b"precious"
 
 
-def _parts_for(out, **overrides):
-    args = dict(output=out, classes="w,g", jets_per_class=6, shard_size=3, seed=5, **overrides)
-    parts = out.with_name(out.name + ".parts")
-    parts.mkdir()
-    (parts / "settings.json").write_text(json.dumps(make_config(**args).physics_settings()))
-    return parts
-
-
 def test_corrupt_shard_is_reported(tmp_path, capsys):
     out = tmp_path / "x.h5"
-    parts = _parts_for(out)
+    parts = write_parts(out)
     (parts / "shard-w-00000.h5").write_bytes(b"\x89HDF crashed mid-write")
     assert run_cli("generate", str(out), *TINY_ARGS, "--workers", "1") == 2
     err = capsys.readouterr().err
@@ -66,7 +54,7 @@ def test_corrupt_shard_is_reported(tmp_path, capsys):
 
 def test_changed_settings_need_overwrite(tmp_path, capsys):
     out = tmp_path / "x.h5"
-    parts = _parts_for(out, detector="none")
+    parts = write_parts(out, detector="none")
     (parts / "shard-w-00000.h5").write_bytes(b"a finished shard of the other settings")
     before = {p.name: p.read_bytes() for p in parts.iterdir()}
     assert run_cli("generate", str(out), *TINY_ARGS, "--workers", "1") == 2

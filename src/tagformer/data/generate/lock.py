@@ -50,16 +50,17 @@ def _open(path: Path) -> int:
 
 
 @contextlib.contextmanager
-def run_lock(parts: Path, wait_s: float = WORKER_EXIT_WAIT_S) -> Iterator[None]:
+def run_lock(parts: Path, wait_s: float | None = None) -> Iterator[None]:
     """Hold ``parts`` for one command (creating the directory).
 
     Raises
     ------
     DataError
         If another command holds the directory, or workers of an earlier run are still alive after
-        ``wait_s`` seconds.
+        ``wait_s`` seconds (default :data:`WORKER_EXIT_WAIT_S`).
     """
     parts = Path(parts)
+    wait_s = WORKER_EXIT_WAIT_S if wait_s is None else wait_s
     try:
         parts.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -135,7 +135,7 @@ def write_error(path: Path, exc: OSError, parts: Path | None = None) -> DataErro
     """One clear message for a failed write; a full disk says what is kept and how to resume."""
     reason = exc.strerror or str(exc)
     if exc.errno in DISK_FULL:
-        kept = f"finished shards are kept in {parts}; " if parts is not None else ""
+        kept = f"shards finished so far stay in {parts}; " if parts is not None else ""
         return DataError(f"disk full: cannot write {path} ({reason}); {kept}free some space and rerun the same "
                          "command to resume")
     return DataError(f"cannot write {path}: {reason}")
