@@ -78,13 +78,17 @@ def write_bytes(path: Path, data: memoryview, block: int = 1 << 26) -> None:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
             _reserve(fd, len(data))
-            for start in range(0, len(data), block):
-                view = data[start:start + block]
-                while len(view):
-                    view = view[os.write(fd, view):]
+            _write_all(fd, data, block)
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def _write_all(fd: int, data: memoryview, block: int) -> None:
+    for start in range(0, len(data), block):
+        view = data[start:start + block]
+        while len(view):
+            view = view[os.write(fd, view):]
 
 
 def _reserve(fd: int, size: int) -> None:
