@@ -13,7 +13,7 @@ from tagformer.data.generate.extras import MissingExtraError, require_generate_e
 from tagformer.data.generate.lock import run_lock
 from tagformer.data.generate.memory import check_merge_memory
 from tagformer.data.generate.merge import merge_parts
-from tagformer.data.generate.parts import parts_dir, remove_run_files, shard_files
+from tagformer.data.generate.parts import holds_run_settings, parts_dir, remove_run_files, shard_files
 from tagformer.data.generate.runner import RunReport, check_output, run_shards
 from tagformer.errors import DataError
 
@@ -57,8 +57,8 @@ def generate(config: GenerateConfig, part: tuple[int, int] | None = None, show_p
         try:
             run_shards(config, part, show_progress)
         except BaseException:
-            if not shard_files(parts):  # nothing to protect: leave no settings behind to refuse the next try
-                remove_run_files(parts, [])
+            if not shard_files(parts) and holds_run_settings(parts):  # nothing to protect: leave nothing
+                remove_run_files(parts, [])  # behind that would refuse the corrected command
             raise
         if part is not None:
             return parts

@@ -54,7 +54,7 @@ def resolution(kind: np.ndarray, p4: np.ndarray) -> np.ndarray:
     return np.select([kind == 0, kind == 1], [charged, photon], neutral)
 
 
-def _grid(p4: np.ndarray, event: np.ndarray, cell: float, eta_max: float, n_events: int) -> Particles:
+def calorimeter_cells(p4: np.ndarray, event: np.ndarray, cell: float, eta_max: float, n_events: int) -> Particles:
     """Sum energies into (event, η cell, φ cell) and return one massless particle per hit cell.
 
     Cells are grouped by sorting the three indices together (never by packing them into one integer key,
@@ -109,8 +109,8 @@ def apply_detector(p4: np.ndarray, pid: np.ndarray, event: np.ndarray, n_events:
     good = factor > 0
     p4 = p4[good] * factor[good, None]
     kind, event = kind[good], event[good]
-    ecal = _grid(p4[kind == 1], event[kind == 1], ecal_cell, calo_eta_max, n_events)
-    hcal = _grid(p4[kind == 2], event[kind == 2], hcal_cell, calo_eta_max, n_events)
+    ecal = calorimeter_cells(p4[kind == 1], event[kind == 1], ecal_cell, calo_eta_max, n_events)
+    hcal = calorimeter_cells(p4[kind == 2], event[kind == 2], hcal_cell, calo_eta_max, n_events)
     all_p4 = np.concatenate([p4[kind == 0], ecal.p4, hcal.p4])
     all_event = np.concatenate([event[kind == 0], ecal.event, hcal.event])
     order = np.argsort(all_event, kind="stable")

@@ -110,6 +110,15 @@ def read_settings(parts: Path) -> dict | None:
     return values
 
 
+def holds_run_settings(parts: Path) -> bool:
+    """True unless ``parts`` holds a settings file that tagformer did not write (or that is unreadable)."""
+    try:
+        read_settings(parts)
+    except DataError:
+        return False
+    return True
+
+
 def config_from_settings(parts: Path, output: Path) -> GenerateConfig:
     """The run configuration stored in ``parts``, targeting ``output``; DataError if missing or invalid."""
     values = read_settings(parts)
