@@ -10,7 +10,7 @@ from typing import Any
 import optuna
 import pytest
 import yaml
-from search_helpers import write_space
+from search_helpers import TINY_SPACE, write_space
 
 from tagformer.cli.main import main
 from tagformer.rundir import RunDir
@@ -105,3 +105,39 @@ def test_a_pareto_yaml_trains_with_tagformer_train(search: dict[str, Any], tmp_p
     assert summary["flops_per_jet"] == pytest.approx(trial.user_attrs["metrics"]["flops"])
     # the same config, seed and data train the same model: the search's number is reproduced
     assert summary["val"]["val_acc"] == pytest.approx(trial.values[0], abs=1e-6)
+
+
+def test_pruning_stops_dominated_trials_when_the_harness_takes_callbacks(tiny_h5: Path, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The harness change the search asks for (``train(..., extra_callbacks=[...])``), emulated here by
+    appending the callbacks to the trainer's list: trials worse than a finished one at the same epoch stop."""
+    import tagformer.train.run as harness
+
+    real_train, real_make = harness.train, harness.make_trainer
+
+    def train(cfg, run_dir, *, resume=False, overrides=None, devices=None, extra_callbacks=()):
+        def make(*args, **kwargs):
+            trainer = real_make(*args, **kwargs)
+            trainer.callbacks.extend(extra_callbacks)
+            return trainer
+
+        monkeypatch.setattr(harness, "make_trainer", make)
+        try:
+            return real_train(cfg, run_dir, resume=resume, overrides=overrides, devices=devices)
+        finally:
+            monkeypatch.setattr(harness, "make_trainer", real_make)
+
+    monkeypatch.setattr(harness, "train", train)
+    run = {**TINY_SPACE["run"], "trainer": {**TINY_SPACE["run"]["trainer"], "max_epochs": 3}}
+    space = write_space(tmp_path / "space.yaml", objectives=["val_acc"], run=run,
+                        pruning={"monitor": "val_acc", "warmup_epochs": 0, "dominated_by": 1})
+    run_search(space, tiny_h5, trials=6, out_dir=tmp_path / "out", report=False, log=lambda s: None)
+    trials = optuna.load_study(study_name="tiny", storage=default_storage(tmp_path / "out")).get_trials()
+    pruned = [t for t in trials if t.state.name == "PRUNED"]
+    assert pruned, "no trial was pruned"
+    for t in pruned:
+        summary = json.loads(RunDir(t.user_attrs["run_dir"]).summary.read_text())
+        assert summary["epochs_completed"] == t.user_attrs["pruned_at"] + 1 < 3
+        assert "val_acc" in t.user_attrs["metrics"]  # its partial result is kept in the study
+    complete = [t for t in trials if t.state.name == "COMPLETE" and not t.user_attrs.get("duplicate_of")]
+    assert all(t.user_attrs["epochs"] == 3 for t in complete)

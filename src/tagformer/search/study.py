@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     import optuna
 
 #: Study user attributes.
-SPACE_ATTR, FINGERPRINT_ATTR, DATA_ATTR, TARGET_ATTR = "space", "fingerprint", "data", "trials"
+SPACE_ATTR, FINGERPRINT_ATTR, DATA_ATTR = "space", "fingerprint", "data"
 #: Trial user attributes written by the worker loop.
 WORKER_ATTR, HEARTBEAT_ATTR, ORIGIN_ATTR, RETRY_ATTR = "worker", "heartbeat", "origin", "retry_of"
 ERROR_ATTR, SURPLUS_ATTR = "error", "surplus"
