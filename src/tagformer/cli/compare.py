@@ -11,13 +11,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "compare",
         help="compare evaluated runs: accuracy, AUC, rejection vs params and FLOPs",
         description="Tabulate evaluated runs (markdown on stdout; CSV with --csv). Runs of the same preset, "
-        "overrides and N are grouped and shown as mean ± std over seeds. A RUN may also be a directory "
-        "holding run directories.",
+        "overrides and N evaluated on the same split of the same dataset are grouped and shown as mean ± std "
+        "over seeds; the last column names what they were evaluated on (runs evaluated on different data "
+        "stay in separate rows, with a warning). A RUN may also be a directory holding run directories.",
     )
     p.add_argument("runs", nargs="+", metavar="RUN", help="run directories (or parents of run directories)")
-    p.add_argument("--csv", help="write the table as CSV to this file")
+    p.add_argument("--csv", help="write the table as CSV to this file (an existing file is replaced only if an "
+                   "earlier compare wrote it, or with --overwrite)")
     p.add_argument("--plot", metavar="DIR", help="write accuracy/rejection vs FLOPs/params plots to DIR")
     p.add_argument("--profile", metavar="CSV", help="a `tagformer profile` CSV: adds latency and throughput")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace --csv and --plot files even if tagformer compare did not write them")
     p.set_defaults(func=run)
 
 
@@ -51,12 +55,27 @@ def expand_runs(paths: list[str]) -> list[Path]:
     return out
 
 
+def check_outputs(args: argparse.Namespace) -> None:
+    """Before any work: --csv and --plot may only replace files an earlier compare wrote (or --overwrite)."""
+    from tagformer.atomic import check_output_dir, check_replaceable
+    from tagformer.eval.compare import is_own_csv, plot_paths
+    from tagformer.eval.plots import is_own_png
+
+    if args.csv:
+        check_replaceable(args.csv, is_own_csv, overwrite=args.overwrite, what="--csv file")
+    if args.plot:
+        check_output_dir(args.plot, "--plot directory")
+        for path in plot_paths(args.plot):
+            check_replaceable(path, is_own_png, overwrite=args.overwrite, what="plot")
+
+
 def run(args: argparse.Namespace) -> int:
     import sys
 
     from tagformer.atomic import atomic_write_text
     from tagformer.eval.compare import compare_runs, join_profile, read_profile, to_csv, to_markdown, write_plots
 
+    check_outputs(args)
     rows = compare_runs(expand_runs(args.runs), warn=lambda msg: print(f"warning: {msg}", file=sys.stderr))
     if args.profile:
         rows = join_profile(rows, read_profile(args.profile))

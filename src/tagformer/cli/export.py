@@ -30,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("choose an export format: --onnx (optionally with --int8)")
     if args.max_jets is not None and args.max_jets < 1:
         raise ConfigError(f"--max-jets must be >= 1, got {args.max_jets}")
+    if args.threads is not None and args.threads < 1:
+        raise ConfigError(f"--threads must be >= 1, got {args.threads}")
     from tagformer.export.pipeline import export_run, iter_summary
 
     report = export_run(args.run, args.out, int8=args.int8, overwrite=args.overwrite, max_jets=args.max_jets,

@@ -49,8 +49,38 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="CPU peak-memory method (auto = RSS delta in a fresh subprocess)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a constructor argument of every matched model (YAML value), repeatable")
-    p.add_argument("--out", default=None, help="directory for profile.csv and profile.md")
+    p.add_argument("--out", default=None, help="directory for profile.csv and profile.md (existing ones are "
+                   "replaced only if an earlier profile wrote them, or with --overwrite)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace profile.csv / profile.md in --out even if tagformer profile did not write them")
     p.set_defaults(func=run)
+
+
+#: First line of every profile.md written (how a later profile recognises its own output).
+MARKDOWN_MARK = "<!-- written by tagformer profile -->"
+
+
+def _own_markdown(path: Path) -> bool:
+    from tagformer.atomic import first_line
+
+    return first_line(path).strip() == MARKDOWN_MARK
+
+
+def _own_csv(path: Path) -> bool:
+    from tagformer.atomic import first_line
+    from tagformer.bench.profile import PROFILE_COLUMNS
+
+    return first_line(path).strip() == ",".join(PROFILE_COLUMNS)
+
+
+def check_out(out: Path, overwrite: bool) -> None:
+    """Before any measurement: ``out`` is (or can become) a writable directory whose profile files, if any,
+    an earlier profile wrote (or ``overwrite``)."""
+    from tagformer.atomic import check_output_dir, check_replaceable
+
+    check_output_dir(out, "--out directory")
+    check_replaceable(out / "profile.csv", _own_csv, overwrite=overwrite, what="profile CSV")
+    check_replaceable(out / "profile.md", _own_markdown, overwrite=overwrite, what="profile markdown")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,8 +106,8 @@ def run(args: argparse.Namespace) -> int:
     ).check()
     overrides = parse_set(args.set)
     resolve_targets(args.models)  # fail on an unknown pattern before any measurement
-    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
-        raise ConfigError(f"--out {args.out} exists and is not a directory")
+    if args.out:
+        check_out(Path(args.out), args.overwrite)
 
     def show(row: dict) -> None:
         print(f"{row['preset']:>20s} N={row['particles']:<4d} batch={row['batch']:<5d} "
@@ -93,6 +123,6 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         out = Path(args.out)
         write_csv(rows, out / "profile.csv")
-        atomic_write_text(out / "profile.md", table)
+        atomic_write_text(out / "profile.md", f"{MARKDOWN_MARK}\n{table}")
         print(f"wrote {out / 'profile.csv'} and {out / 'profile.md'}")
     return 0

@@ -180,7 +180,7 @@ class JetDataModule(lightning.LightningDataModule):
                 num_particles=c.num_particles, ordering=c.ordering, batch_size=c.batch_size,
                 shuffle=split == "train", shuffle_buffer=c.shuffle_buffer, seed=c.seed,
                 chunk_size=min(10_000, c.shuffle_buffer), fractions=dict(splits.fractions) if carve else {},
-                max_jets=c.max_jets)
+                max_jets=c.max_jets, num_workers=c.num_workers)
         return self._specs[split]
 
     # -- preparing splits ---------------------------------------------------------------------------
@@ -229,11 +229,32 @@ class JetDataModule(lightning.LightningDataModule):
             return np.unique(self._prepared["train"].labels).tolist()
         return None if self._train_labels is None else self._train_labels.tolist()
 
+    def batches_per_epoch(self, split: str = "train", rank: int = 0, world: int = 1) -> int:
+        """Batches of ``split`` per epoch on ``rank`` of ``world`` processes, counted without building a loader
+        (in memory: as Lightning's distributed sampler splits the jets; streaming: exact, see
+        :class:`~tagformer.data.streaming.StreamingJetDataset`); 0 for a split the plan lacks."""
+        if not self.plan.splits.has(split):
+            return 0
+        self._ensure((split,))
+        ds, bs = self._datasets[split], self.config.batch_size
+        if isinstance(ds, StreamingJetDataset):
+            return ds.batches(rank, world)
+        per_rank = -(-len(ds) // world) if world > 1 else len(ds)
+        return -(-per_rank // bs)
+
+    def train_batches_per_epoch(self, rank: int = 0, world: int = 1) -> int:
+        """:meth:`batches_per_epoch` of the training split (what the learning-rate schedule counts)."""
+        return self.batches_per_epoch("train", rank, world)
+
     # -- epochs -------------------------------------------------------------------------------------
     def _start_epoch(self) -> int:
-        """The epoch a loader built now starts at: the trainer's (a resumed run's) epoch, else 0."""
+        """The epoch a loader built now starts at: the epoch Lightning runs next (a resumed run's, restored
+        from its checkpoint; the number it passes to ``set_epoch``), else 0."""
         trainer = getattr(self, "trainer", None)
-        return int(trainer.current_epoch) if trainer is not None else 0
+        if trainer is None:
+            return 0
+        loop = getattr(trainer, "fit_loop", None)
+        return int(loop.epoch_progress.current.processed) if loop is not None else int(trainer.current_epoch)
 
     def set_epoch(self, epoch: int) -> None:
         """Make the training loader's next pass draw the order of ``epoch`` (called at each epoch start)."""

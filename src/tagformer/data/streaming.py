@@ -54,6 +54,7 @@ class StreamSpec:
     chunk_size: int = 10_000
     fractions: dict[str, float] = field(default_factory=dict)
     max_jets: int | None = None
+    num_workers: int = 0  # the loader's workers (the length of an epoch counts their batches)
 
 
 def work_units(files: list[str], format: str, chunk_size: int) -> list[tuple[int, int, int]]:
@@ -76,15 +77,56 @@ def _rank_and_world() -> tuple[int, int]:
 
 
 class StreamingJetDataset(IterableDataset):
-    """Yields :class:`LoaderJetBatch` objects (use ``DataLoader(ds, batch_size=None)``)."""
+    """Yields :class:`LoaderJetBatch` objects (use ``DataLoader(ds, batch_size=None)``).
+
+    ``len(dataset)`` is the exact number of batches one epoch yields in this process (over its
+    ``spec.num_workers`` loader workers): every batch is full except each worker's last, and the jets of a
+    worker are counted from the file sizes and the split hash without reading any jet. Being sized, the
+    loader gives Lightning the steps per epoch (learning-rate schedule, progress) and needs no prefetching.
+    """
 
     def __init__(self, spec: StreamSpec):
         self.spec = spec
         self.units = work_units(spec.files, spec.format, spec.chunk_size)
         self.epoch = 0
+        self._unit_counts: list[int] | None = None
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+        self.epoch = int(epoch)
+
+    def _unit_jets(self) -> list[int]:
+        """Jets of the split in each work unit (cached; a carved split hashes the entry numbers only)."""
+        if self._unit_counts is None:
+            spec, counts = self.spec, []
+            for file_no, start, stop in self.units:
+                if spec.fractions:
+                    entries = np.arange(start, stop, dtype=np.int64)
+                    ids = jet_split((file_no << FILE_SHIFT) | entries, spec.fractions, spec.seed)
+                    counts.append(int((ids == SPLIT_IDS[spec.split]).sum()))
+                else:
+                    counts.append(stop - start)
+            self._unit_counts = counts
+        return self._unit_counts
+
+    def _cap(self, slot: int, slots: int) -> int | None:
+        """The share of ``max_jets`` of one slot (None: no cap)."""
+        if self.spec.max_jets is None:
+            return None
+        return self.spec.max_jets // slots + (1 if slot < self.spec.max_jets % slots else 0)
+
+    def slot_jets(self, slot: int, slots: int) -> int:
+        """Jets one slot (worker of a rank) yields per epoch."""
+        n = sum(self._unit_jets()[slot::slots])
+        cap = self._cap(slot, slots)
+        return n if cap is None else min(n, cap)
+
+    def batches(self, rank: int = 0, world: int = 1) -> int:
+        """Batches one epoch yields on ``rank`` of ``world`` (over its loader workers)."""
+        nw, bs = max(1, int(self.spec.num_workers)), self.spec.batch_size
+        return sum(-(-self.slot_jets(rank * nw + w, world * nw) // bs) for w in range(nw))
+
+    def __len__(self) -> int:
+        return self.batches(*_rank_and_world())
 
     def _my_units(self) -> tuple[list[tuple[int, int, int]], int, int]:
         info = get_worker_info()
@@ -112,9 +154,7 @@ class StreamingJetDataset(IterableDataset):
         rng = np.random.default_rng([spec.seed, epoch, slot, slots])
         if spec.shuffle:
             units = [units[i] for i in rng.permutation(len(units))]
-        cap = None
-        if spec.max_jets is not None:
-            cap = spec.max_jets // slots + (1 if slot < spec.max_jets % slots else 0)
+        cap = self._cap(slot, slots)
         buffer: list[Prepared] = []
         held = seen = 0
         for chunk in self._chunks(units):
@@ -135,14 +175,15 @@ class StreamingJetDataset(IterableDataset):
 
     def _emit(self, buffer: list[Prepared], rng: np.random.Generator | None, final: bool,
               keep: int = 0) -> Iterator[LoaderJetBatch]:
-        """Emit full batches from ``buffer`` (in place) until at most ``keep`` jets remain (all if final)."""
+        """Emit batches from ``buffer`` (in place): full ones until at most ``keep`` jets remain (fewer when a
+        full batch needs them), or, if ``final``, all of them (the last one possibly partial)."""
         if not buffer:
             return
         held = concat_prepared(buffer)
         n, bs = len(held), self.spec.batch_size
         order = rng.permutation(n) if rng is not None else np.arange(n)
-        n_out = n if final else max(0, -(-(n - keep) // bs) * bs if keep else (n // bs) * bs)
-        n_out = min(n_out, n)
+        full = (n // bs) * bs
+        n_out = n if final else (max(0, min(full, -(-(n - keep) // bs) * bs)) if keep else full)
         for lo in range(0, n_out, bs):
             part = held.take(order[lo:min(lo + bs, n_out)])
             yield batch_from_numpy(part.features, part.p4, part.mask, part.labels, part.jet, part.targets)

@@ -1,10 +1,14 @@
-"""Compare evaluated runs: one row per model configuration, mean +- std over seeds, with cost columns."""
+"""Compare evaluated runs: one row per model configuration and evaluation set, mean +- std over seeds, with
+cost columns.
+
+Runs are grouped by configuration (preset + overrides + N) *and* by what they were evaluated on (split and
+dataset fingerprint, :mod:`tagformer.eval.provenance`): numbers from different splits or datasets are never
+averaged into one row, the table's last column names the evaluation set, and a mixture is reported."""
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -12,10 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from tagformer.atomic import first_line
 from tagformer.bench.targets import configuration_name
 from tagformer.errors import DataError, TagformerError
 from tagformer.eval.costs import run_flops
-from tagformer.rundir import SUMMARY, RunDir
+from tagformer.eval.provenance import evaluation_label
+from tagformer.rundir import SUMMARY, RunDir, read_json
 
 
 def _load(run: Path) -> dict[str, Any]:
@@ -26,11 +32,12 @@ def _load(run: Path) -> dict[str, Any]:
         raise TagformerError(f"run {run} has no {SUMMARY} (training did not finish)")
     if not paths.is_evaluated():
         raise TagformerError(f"run {run} has not been evaluated: run `tagformer evaluate {run}` first")
-    try:
-        return {"summary": json.loads(paths.summary.read_text()), "metrics": json.loads(paths.metrics.read_text()),
-                "run": run, "mtime": paths.summary.stat().st_mtime}
-    except json.JSONDecodeError as exc:
-        raise TagformerError(f"cannot read the results of run {run}: {exc}") from exc
+    summary = read_json(paths.summary, "training summary")
+    metrics = read_json(paths.metrics, "evaluation metrics")
+    if not isinstance(metrics.get("accuracy"), (int, float)):
+        raise DataError(f"{paths.metrics} holds no evaluation (no accuracy): rerun `tagformer evaluate {run}`")
+    return {"summary": summary, "metrics": metrics, "run": run, "mtime": paths.summary.stat().st_mtime,
+            "evaluated_on": evaluation_label(metrics)}
 
 
 def _name(summary: dict[str, Any]) -> str:
@@ -68,13 +75,17 @@ def compare_runs(runs: list[str | Path], warn: Callable[[str], None] | None = No
     """
     if not runs:
         raise TagformerError("no runs given to compare")
-    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
     for run in runs:
         res = _load(Path(run))
-        key = (_name(res["summary"]), int(res["summary"].get("num_particles") or 0))
+        key = (_name(res["summary"]), int(res["summary"].get("num_particles") or 0), res["evaluated_on"])
         groups.setdefault(key, []).append(res)
+    sets = sorted({key[2] for key in groups})
+    if warn is not None and len(sets) > 1:
+        warn(f"the runs were evaluated on different data ({'; '.join(sets)}): rows are kept apart by what they "
+             "were evaluated on; compare numbers only between rows with the same 'evaluated on'")
     rows = []
-    for (name, n_part), members in groups.items():
+    for (name, n_part, evaluated), members in groups.items():
         newest = max(members, key=lambda m: m["mtime"])
         summary = dict(newest["summary"])
         cost = run_flops(newest["run"], summary)
@@ -102,8 +113,9 @@ def compare_runs(runs: list[str | Path], warn: Callable[[str], None] | None = No
             row[f"R{eff}_{signal}"], _ = _stats([m["metrics"]["rejection"].get(signal, {}).get(eff) for m in members])
         row["epochs"], _ = _stats([m["summary"].get("epochs_completed") for m in members])
         row["split"] = members[0]["metrics"].get("split")
+        row["evaluated_on"] = evaluated
         rows.append(row)
-    rows.sort(key=lambda r: (r["flops_per_jet"] or 0.0, r["name"]))
+    rows.sort(key=lambda r: (r["flops_per_jet"] or 0.0, r["name"], r["evaluated_on"]))
     return rows
 
 
@@ -119,17 +131,26 @@ def _fmt(value: Any, std: Any = None, digits: int = 4) -> str:
 
 
 def to_markdown(rows: list[dict[str, Any]]) -> str:
-    """A markdown table (metrics as mean ± std over seeds)."""
+    """A markdown table (metrics as mean ± std over seeds; the last column says what they were measured on)."""
     label = rows[0]["rejection_label"] if rows else "R_avg"
-    head = ["model", "N", "seeds", "params", "FLOPs/jet", "accuracy", "AUC (macro)", label]
+    head = ["model", "N", "seeds", "params", "FLOPs/jet", "accuracy", "AUC (macro)", label, "evaluated on"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         flops = f"{r['flops_per_jet'] / 1e6:.3f}M" if r.get("flops_per_jet") else "-"
         cells = [r["name"], str(r["num_particles"]), str(r["seeds"]), f"{r['params']:,}" if r["params"] else "-",
                  flops, _fmt(r["accuracy"], r["accuracy_std"]), _fmt(r["auc_macro"], r["auc_macro_std"]),
-                 _fmt(r["rejection"], r["rejection_std"], 2)]
+                 _fmt(r["rejection"], r["rejection_std"], 2), str(r.get("evaluated_on") or "?")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+#: First columns of every CSV :func:`to_csv` writes (how ``compare --csv`` recognises its own earlier output).
+CSV_HEAD = "name,model,num_particles,seeds"
+
+
+def is_own_csv(path: Path) -> bool:
+    """``path`` holds a table :func:`to_csv` wrote."""
+    return first_line(path).startswith(CSV_HEAD)
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:
@@ -182,6 +203,22 @@ def join_profile(rows: list[dict[str, Any]], profile: list[dict[str, str]]) -> l
     return out
 
 
+#: (x, y, x label, y label) of every trade-off plot; the file is ``<y>_vs_<x>.png``.
+PLOT_SPECS = (
+    ("flops_per_jet", "accuracy", "FLOPs per jet (2 x MACs)", "accuracy"),
+    ("flops_per_jet", "rejection", "FLOPs per jet (2 x MACs)", "rejection {label}"),
+    ("params", "accuracy", "trainable parameters", "accuracy"),
+    ("params", "rejection", "trainable parameters", "rejection {label}"),
+    ("latency_ms_p50", "accuracy", "latency per jet, batch 1, p50 [ms]", "accuracy"),
+    ("throughput_jets_s", "accuracy", "throughput [jets/s]", "accuracy"),
+)
+
+
+def plot_paths(out_dir: str | Path) -> list[Path]:
+    """Every file :func:`write_plots` may write into ``out_dir``."""
+    return [Path(out_dir) / f"{y}_vs_{x}.png" for x, y, _, _ in PLOT_SPECS]
+
+
 def write_plots(rows: list[dict[str, Any]], out_dir: str | Path) -> list[Path]:
     """Accuracy and rejection against FLOPs and parameters (and latency/throughput when joined)."""
     from tagformer.eval.plots import plot_tradeoff
@@ -189,16 +226,9 @@ def write_plots(rows: list[dict[str, Any]], out_dir: str | Path) -> list[Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     label = rows[0]["rejection_label"] if rows else "R"
-    specs = [
-        ("flops_per_jet", "accuracy", "FLOPs per jet (2 x MACs)", "accuracy"),
-        ("flops_per_jet", "rejection", "FLOPs per jet (2 x MACs)", f"rejection {label}"),
-        ("params", "accuracy", "trainable parameters", "accuracy"),
-        ("params", "rejection", "trainable parameters", f"rejection {label}"),
-        ("latency_ms_p50", "accuracy", "latency per jet, batch 1, p50 [ms]", "accuracy"),
-        ("throughput_jets_s", "accuracy", "throughput [jets/s]", "accuracy"),
-    ]
     written = []
-    for x, y, xl, yl in specs:
+    for x, y, xl, yl in PLOT_SPECS:
+        yl = yl.format(label=label)
         path = plot_tradeoff(rows, x, y, out / f"{y}_vs_{x}.png", xl, yl, yerr=f"{y}_std",
                              x_is_cost=x != "throughput_jets_s")
         if path is not None:

@@ -30,6 +30,17 @@ def _style() -> Iterator[Any]:
         yield plt
 
 
+#: PNG "Software" text of every figure tagformer writes (how a command recognises its own earlier output).
+SOFTWARE = "tagformer"
+
+
+def is_own_png(path: Path) -> bool:
+    """``path`` is a PNG this module wrote (its ``Software`` text chunk, near the start, names tagformer)."""
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    return head.startswith(b"\x89PNG") and b"tEXtSoftware\x00" + SOFTWARE.encode() in head
+
+
 def _save(plt: Any, fig: Any, ax: Any, path: Path, title: str = "") -> None:
     """Optional title, tight layout, write ``path`` as PNG (100 dpi) and free the figure."""
     if title:
@@ -37,7 +48,7 @@ def _save(plt: Any, fig: Any, ax: Any, path: Path, title: str = "") -> None:
     fig.tight_layout()
     try:
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=100, format="png")
+            fig.savefig(tmp, dpi=100, format="png", metadata={"Software": SOFTWARE})
     finally:
         plt.close(fig)
 

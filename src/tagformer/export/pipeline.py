@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from tagformer.atomic import atomic_write_json
+from tagformer.atomic import atomic_write_json, check_output_dir
 from tagformer.data.batch import JetBatch
-from tagformer.errors import ModelError, TagformerError
+from tagformer.errors import ConfigError, ModelError, TagformerError
 from tagformer.export.onnx import TensorTagger, export_onnx, onnx_logits, onnx_session
 from tagformer.export.parity import compare_logits
 from tagformer.export.quantize import quantize_int8
@@ -110,13 +110,14 @@ def export_run(run_dir: str | Path, out_dir: str | Path | None = None, *, int8: 
     ``overwrite``, or a model that cannot be exported.
     """
     say = log or (lambda _msg: None)
+    if threads is not None and threads < 1:
+        raise ConfigError(f"threads must be >= 1, got {threads}")
     loaded = load_run(run_dir)
     out = Path(out_dir) if out_dir is not None else RunDir(run_dir).export
+    check_output_dir(out, "export directory")
     existing = [p for p in _targets(out, int8) if p.exists()]
     if existing and not overwrite:
         raise TagformerError(f"{existing[0]} already exists; pass --overwrite to replace the export")
-    if out.exists() and not out.is_dir():
-        raise TagformerError(f"export directory {out} exists and is not a directory")
     preset = _check_exportable(loaded)
     say(f"loading the test split of {run_dir}")
     jets = held_out_jets(loaded, max_jets)

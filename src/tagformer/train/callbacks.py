@@ -149,7 +149,7 @@ class DataEpoch(L.Callback):
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         datamodule = getattr(trainer, "datamodule", None)
         if datamodule is not None and callable(getattr(datamodule, "set_epoch", None)):
-            datamodule.set_epoch(int(trainer.current_epoch))
+            datamodule.set_epoch(int(trainer.fit_loop.epoch_progress.current.processed))
 
 
 class JetProgressBar(L.pytorch.callbacks.TQDMProgressBar):

@@ -199,6 +199,27 @@ class TaggerModule(L.LightningModule):
         if "tagformer_rng" in checkpoint:  # checkpoints of earlier versions lack it
             set_rng_state(checkpoint["tagformer_rng"])
 
+    def total_steps(self) -> int:
+        """Optimiser steps of the whole run (the schedule's length).
+
+        Counted from the data module (``train_batches_per_epoch``) when it offers that, so that no training
+        loader is built before a resumed run's state is restored (Lightning's ``estimated_stepping_batches``
+        builds and starts one); else Lightning's estimate. ``limit_train_batches`` applies as in Lightning.
+        """
+        trainer = self._trainer
+        if trainer is None:
+            return 1
+        count = getattr(trainer.datamodule, "train_batches_per_epoch", None)
+        if count is None:
+            return max(1, int(trainer.estimated_stepping_batches))
+        batches = count(trainer.global_rank, trainer.world_size)
+        limit = trainer.limit_train_batches
+        if isinstance(limit, int):
+            batches = min(batches, limit)
+        elif limit is not None:
+            batches = int(batches * limit)
+        return max(1, batches * max(int(trainer.max_epochs or 1), 1))
+
     def configure_optimizers(self) -> dict[str, Any]:
         cfg = self.optim_cfg
         decay, no_decay = [], []
@@ -212,7 +233,7 @@ class TaggerModule(L.LightningModule):
             opt = torch.optim.Adam(groups, lr=cfg.lr, betas=cfg.betas)
         else:
             opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas)
-        total = int(self.trainer.estimated_stepping_batches) if self._trainer is not None else 1
+        total = self.total_steps()
         schedule = self.schedule_cfg
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, total, schedule))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

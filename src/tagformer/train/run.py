@@ -143,6 +143,12 @@ def check_trainable(dm: JetDataModule, cfg: RunConfig) -> None:
         raise ConfigError(f"no validation split: data.val_fraction is 0 and {cfg.data.path} has no val files, but "
                           f"early stopping and the best checkpoint follow {cfg.trainer.monitor}; set "
                           "data.val_fraction > 0 (e.g. 0.1) or data.val_path")
+    for split in ("train", "val"):
+        limit = getattr(cfg.trainer, f"limit_{split}_batches")
+        batches = dm.batches_per_epoch(split)
+        if limit is not None and (min(batches, limit) if isinstance(limit, int) else int(batches * limit)) < 1:
+            raise ConfigError(f"trainer.limit_{split}_batches={limit} leaves no {split} batch of the {batches} per "
+                              "epoch; raise it (a number of batches >= 1 or a larger fraction)")
     classes = dm.train_classes()
     if classes is not None and len(classes) < 2:
         names = dm.info.class_names
