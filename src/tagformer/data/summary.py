@@ -42,10 +42,19 @@ def load_jet_table(path: str | Path) -> tuple[np.ndarray, list[str]]:
         with h5py.File(path, "r") as f:
             if "jets" not in f or "jetFeatureNames" not in f:
                 raise DataError(f"{path} has no 'jets' and 'jetFeatureNames' datasets (not an hls4ml-layout file)")
-            table = f["jets"][...]
-            names = [n.decode() if isinstance(n, bytes) else str(n) for n in f["jetFeatureNames"][...]]
+            jets, names_ds = f["jets"], f["jetFeatureNames"]
+            for key, obj in (("jets", jets), ("jetFeatureNames", names_ds)):
+                if not isinstance(obj, h5py.Dataset):
+                    raise DataError(f"{path}: '{key}' is a group, not a dataset (not an hls4ml-layout file)")
+            if jets.dtype.kind not in "fiub" or jets.ndim != 2:
+                raise DataError(f"{path}: 'jets' must be a 2-d table of numbers, found {jets.dtype} of shape "
+                                f"{jets.shape}")
+            table = jets[...]
+            names = [n.decode(errors="replace") if isinstance(n, bytes) else str(n) for n in np.ravel(names_ds[()])]
     except OSError as exc:
-        raise DataError(f"cannot read {path} as HDF5 ({exc})") from None
+        raise DataError(f"cannot read {path} as HDF5 ({' '.join(str(exc).split())})") from None
+    if len(names) != table.shape[1]:
+        raise DataError(f"{path}: 'jetFeatureNames' lists {len(names)} names for {table.shape[1]} columns of 'jets'")
     return table, names
 
 

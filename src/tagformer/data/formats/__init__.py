@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from types import ModuleType
 
 from tagformer.data.formats import hls4ml, jetclass, quarkgluon, toptagging
-from tagformer.data.formats.base import JetArrays, concat
+from tagformer.data.formats.base import JetArrays, concat, one_line
 from tagformer.errors import DataError
 
 FORMATS: tuple[str, ...] = ("hls4ml", "jetclass", "toptagging", "quarkgluon")
@@ -42,6 +42,7 @@ def resolve_files(path: str) -> list[str]:
     """
     if os.path.isdir(path):
         files = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(_SUFFIXES))
+        files = [f for f in files if os.path.isfile(f)]  # a subdirectory named "x.h5" is not a data file
         if not files:
             raise DataError(f"{path}: directory contains no .h5/.hdf5/.root/.npz files.")
         return files
@@ -75,7 +76,8 @@ def detect_format(files: list[str]) -> str:
             with h5py.File(path, "r") as f:
                 keys = list(f.keys())
         except OSError as exc:
-            raise DataError(f"{path}: cannot be opened as HDF5 (truncated or corrupt file?): {exc}.") from None
+            raise DataError(f"{path}: cannot be opened as HDF5 (truncated or corrupt file?): "
+                            f"{one_line(exc)}.") from None
         raise DataError(f"{path}: HDF5 file with keys {keys[:6]} is neither hls4ml ('jetConstituentList') "
                         "nor Top Tagging (pandas key 'table'); name the format with --format.")
     raise DataError(f"{path}: cannot tell the format from the file name; name it with --format.")

@@ -106,6 +106,12 @@ def concat(parts: list[JetArrays]) -> JetArrays:
     )
 
 
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception's message on one line (libraries such as uproot put line breaks in theirs), shortened."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def check_finite(array: np.ndarray, path: str, what: str) -> None:
     """Raise DataError if ``array`` holds NaN or inf (nothing is silently replaced)."""
     if array.dtype.kind == "f" and not np.isfinite(array).all():

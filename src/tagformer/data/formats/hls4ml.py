@@ -16,6 +16,7 @@ from tagformer.data.formats.base import (
     check_nonempty,
     labels_from_onehot,
     mask_from_p4,
+    one_line,
 )
 from tagformer.data.hls4ml_layout import HLS4ML16
 from tagformer.errors import DataError
@@ -33,7 +34,7 @@ def _open(path: str):
     try:
         return h5py.File(path, "r")
     except OSError as exc:
-        raise DataError(f"{path}: cannot be opened as HDF5 (truncated or corrupt file?): {exc}.") from None
+        raise DataError(f"{path}: cannot be opened as HDF5 (truncated or corrupt file?): {one_line(exc)}.") from None
 
 
 def sniff(path: str) -> bool:
@@ -47,10 +48,25 @@ def sniff(path: str) -> bool:
         return False
 
 
-def _names(f, key: str) -> list[str]:
+def _dataset(f, key: str, path: str, kinds: str):
+    """``f[key]`` checked to be a dataset whose dtype kind is one of ``kinds`` (DataError otherwise)."""
+    import h5py
+
+    obj = f[key]
+    if not isinstance(obj, h5py.Dataset):
+        raise DataError(f"{path}: '{key}' is a {type(obj).__name__.lower()}, not a dataset (not an hls4ml jet file?).")
+    if obj.dtype.kind not in kinds:
+        raise DataError(f"{path}: '{key}' holds {obj.dtype} values, not {'numbers' if 'f' in kinds else 'names'}.")
+    return obj
+
+
+def _names(f, key: str, path: str) -> list[str]:
     if key not in f:
         return []
-    return [n.decode() if isinstance(n, bytes) else str(n) for n in f[key][()]]
+    names = _dataset(f, key, path, "SUO")[()]
+    if np.ndim(names) != 1:
+        raise DataError(f"{path}: '{key}' has shape {np.shape(names)}, expected a list of names.")
+    return [n.decode(errors="replace") if isinstance(n, bytes) else str(n) for n in names]
 
 
 def _short(name: str) -> str:
@@ -65,7 +81,7 @@ def _datasets(f, path: str):
     for key in ("jetConstituentList", "jets"):
         if key not in f:
             raise DataError(f"{path}: missing dataset '{key}' (not an hls4ml jet file?).")
-    parts, jets = f["jetConstituentList"], f["jets"]
+    parts, jets = (_dataset(f, key, path, "fiub") for key in ("jetConstituentList", "jets"))
     if parts.ndim != 3 or parts.shape[2] != 16:
         raise DataError(f"{path}: 'jetConstituentList' has shape {parts.shape}, expected (N, P, 16).")
     if jets.ndim != 2 or jets.shape[0] != parts.shape[0]:
@@ -82,7 +98,7 @@ def count(path: str) -> int:
 def _layout(f, path: str, n_jet_cols: int) -> tuple[list[int], list[int], list[int], list[str]]:
     """Column order of the 16 particle features (hls4ml order), of the labels, of the jet features, and
     the jet features' names."""
-    pnames = [_short(n) for n in _names(f, "particleFeatureNames")]
+    pnames = [_short(n) for n in _names(f, "particleFeatureNames", path)]
     if pnames and pnames[16:] not in ([], ["pdgid"]):
         raise DataError(f"{path}: 'particleFeatureNames' lists {len(pnames)} names for 16 columns.")
     pnames = pnames[:16]
@@ -93,7 +109,7 @@ def _layout(f, path: str, n_jet_cols: int) -> tuple[list[int], list[int], list[i
         part_cols = [pnames.index(c) for c in HLS4ML16]
     else:
         part_cols = list(range(16))
-    jnames = [_short(n) for n in _names(f, "jetFeatureNames")]
+    jnames = [_short(n) for n in _names(f, "jetFeatureNames", path)]
     if jnames and len(jnames) != n_jet_cols:
         raise DataError(f"{path}: 'jetFeatureNames' lists {len(jnames)} names for {n_jet_cols} columns.")
     if jnames and all(c in jnames for c in CLASS_NAMES):
@@ -128,7 +144,7 @@ def read(path: str, start: int = 0, stop: int | None = None) -> JetArrays:
             parts = np.asarray(parts_ds[start:stop], dtype=np.float32)
             jets = np.asarray(jets_ds[start:stop], dtype=np.float32)
         except OSError as exc:
-            raise DataError(f"{path}: cannot read data (truncated or corrupt file?): {exc}.") from None
+            raise DataError(f"{path}: cannot read data (truncated or corrupt file?): {one_line(exc)}.") from None
     check_finite(parts, path, "'jetConstituentList'")
     check_finite(jets, path, "'jets'")
     labels = labels_from_onehot(jets[:, label_cols], path, [f"j_{c}" for c in CLASS_NAMES])

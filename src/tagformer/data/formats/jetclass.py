@@ -14,6 +14,7 @@ from tagformer.data.formats.base import (
     check_nonempty,
     labels_from_onehot,
     mask_from_p4,
+    one_line,
 )
 from tagformer.errors import DataError
 
@@ -31,15 +32,24 @@ JET_BRANCHES = ["jet_pt", "jet_eta", "jet_phi", "jet_energy", "jet_nparticles", 
 
 
 def _tree(path: str):
+    """The TTree of a JetClass file; DataError for a file uproot cannot open or read (truncated, corrupt).
+
+    uproot reads lazily, so a truncated file can pass ``uproot.open`` and fail at the first key or branch
+    read: everything up to the number of entries and the branch names is read here.
+    """
     import uproot
 
     try:
         f = uproot.open(path)
-    except Exception as exc:  # uproot raises many types for corrupt/truncated files
-        raise DataError(f"{path}: cannot be opened as a ROOT file (truncated or corrupt?): {exc}.") from None
-    if TREE not in f:
-        raise DataError(f"{path}: no TTree '{TREE}' (keys: {list(f.keys())[:5]}).")
-    return f[TREE]
+        if TREE not in f:
+            raise DataError(f"{path}: no TTree '{TREE}' (keys: {list(f.keys())[:5]}).")
+        tree = f[TREE]
+        _ = (tree.num_entries, tree.keys())  # force the lazy reads here
+    except DataError:
+        raise
+    except Exception as exc:  # uproot raises many types (OSError, ValueError, DeserializationError ...)
+        raise DataError(f"{path}: cannot be read as a ROOT file (truncated or corrupt?): {one_line(exc)}.") from None
+    return tree
 
 
 def sniff(path: str) -> bool:
@@ -81,7 +91,7 @@ def read(path: str, start: int = 0, stop: int | None = None) -> JetArrays:
         arrays = tree.arrays(part_branches + jet_branches + LABEL_BRANCHES, entry_start=start,
                              entry_stop=stop, library="ak")
     except Exception as exc:
-        raise DataError(f"{path}: cannot read branches (truncated or corrupt file?): {exc}.") from None
+        raise DataError(f"{path}: cannot read branches (truncated or corrupt file?): {one_line(exc)}.") from None
     if ak.num(arrays, axis=0) == 0:
         raise DataError(f"{path}: no jets in entries {start}:{stop}.")
     for b in part_branches:

@@ -12,7 +12,7 @@ import zipfile
 
 import numpy as np
 
-from tagformer.data.formats.base import JetArrays, check_finite, check_nonempty
+from tagformer.data.formats.base import JetArrays, check_finite, check_nonempty, one_line
 from tagformer.errors import DataError
 
 NAME = "quarkgluon"
@@ -31,7 +31,7 @@ def _load(path: str):
     try:
         return np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise DataError(f"{path}: cannot be opened as an npz file (truncated or corrupt?): {exc}.") from None
+        raise DataError(f"{path}: cannot be opened as an npz file (truncated or corrupt?): {one_line(exc)}.") from None
 
 
 def sniff(path: str) -> bool:
@@ -42,9 +42,12 @@ def _get(data, path: str, key: str) -> np.ndarray:
     if key not in data.files:
         raise DataError(f"{path}: missing array '{key}' (has {data.files}).")
     try:
-        return data[key]
+        array = data[key]
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise DataError(f"{path}: cannot read '{key}' (truncated or corrupt file?): {exc}.") from None
+        raise DataError(f"{path}: cannot read '{key}' (truncated or corrupt file?): {one_line(exc)}.") from None
+    if array.dtype.kind not in "fiub":
+        raise DataError(f"{path}: '{key}' holds {array.dtype} values, not numbers.")
+    return array
 
 
 def count(path: str) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tagformer.data.formats.base import JetArrays, check_finite, check_nonempty, mask_from_p4
+from tagformer.data.formats.base import JetArrays, check_finite, check_nonempty, mask_from_p4, one_line
 from tagformer.errors import DataError
 
 NAME = "toptagging"
@@ -24,7 +24,8 @@ def _store(path: str):
     try:
         return pd.HDFStore(path, mode="r")
     except Exception as exc:
-        raise DataError(f"{path}: cannot be opened as a pandas HDF5 file (truncated or corrupt?): {exc}.") from None
+        raise DataError(f"{path}: cannot be opened as a pandas HDF5 file (truncated or corrupt?): "
+                        f"{one_line(exc)}.") from None
 
 
 def sniff(path: str) -> bool:
@@ -62,7 +63,7 @@ def read(path: str, start: int = 0, stop: int | None = None) -> JetArrays:
         try:
             df = store.select(KEY, start=start, stop=stop)
         except Exception as exc:
-            raise DataError(f"{path}: cannot read '{KEY}' (truncated or corrupt file?): {exc}.") from None
+            raise DataError(f"{path}: cannot read '{KEY}' (truncated or corrupt file?): {one_line(exc)}.") from None
     check_nonempty(len(df), path)
     if LABEL not in df.columns:
         raise DataError(f"{path}: missing label column '{LABEL}'.")
