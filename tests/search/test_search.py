@@ -141,3 +141,32 @@ def test_pruning_stops_dominated_trials_when_the_harness_takes_callbacks(tiny_h5
         assert "val_acc" in t.user_attrs["metrics"]  # its partial result is kept in the study
     complete = [t for t in trials if t.state.name == "COMPLETE" and not t.user_attrs.get("duplicate_of")]
     assert all(t.user_attrs["epochs"] == 3 for t in complete)
+
+
+def test_r08_objective_is_the_evaluation_metric_on_the_validation_split(slow_h5: Path, tmp_path: Path) -> None:
+    from tagformer.config import build_config
+    from tagformer.eval.evaluate import evaluate_run
+    from tagformer.search.candidate import flatten
+    from tagformer.search.objectives import rejection_at_08
+    from tagformer.train.run import train
+
+    budget = [f"{k}={json.dumps(v)}" for k, v in flatten(TINY_SPACE["run"]).items()]
+    weak = ["trainer.max_epochs=1", "model.num_layers=1", "model.dim=8"]  # no class perfectly separated
+    run_dir = tmp_path / "run"
+    train(build_config(model="transformer_tiny", data=str(slow_h5), overrides=[*budget, *weak]), run_dir)
+    expected = evaluate_run(run_dir, split="val", plots=False)["rejection_average"]["0.8"]
+    assert expected is not None and expected > 1
+    assert rejection_at_08(run_dir) == pytest.approx(expected)
+
+
+def test_cost_metrics_are_the_bench_figures(tiny_h5: Path) -> None:
+    from tagformer.bench.flops import count_params, model_flops_per_jet
+    from tagformer.models import create_model
+    from tagformer.search.objectives import MeasureSettings, cost_metrics
+
+    model = create_model("transformer_tiny", num_classes=5, in_features=3, num_particles=16, num_layers=1)
+    measure = MeasureSettings(batch=1, throughput_batch=8, warmup=0, repeats=2, budget_s=0.1)
+    got = cost_metrics(model, ["latency_ms", "throughput"], in_features=3, num_particles=16, measure=measure)
+    assert got["flops"] == model_flops_per_jet(model, in_features=3, num_particles=16)
+    assert got["params"] == count_params(model)
+    assert got["latency_ms"] > 0 and got["throughput"] > 0
