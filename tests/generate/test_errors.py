@@ -169,3 +169,29 @@ def test_an_extra_that_fails_to_import_is_named(tmp_path, capsys, monkeypatch):
     assert run_cli("generate", str(tmp_path / "x.h5"), *TINY_ARGS, "--workers", "1") == 2
     err = capsys.readouterr().err
     assert err.startswith("error: cannot import pythia8mc") and "pip install 'tagformer[generate]'" in err
+
+
+def test_a_run_too_big_to_merge_in_memory_is_refused_up_front(tmp_path, capsys, monkeypatch):
+    import tagformer.data.generate.memory as memory
+
+    monkeypatch.setattr(memory, "machine_memory", lambda field: 2**17 if field == "MemTotal" else None)
+    assert run_cli("generate", str(tmp_path / "x.h5"), *TINY_ARGS, "--workers", "1") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: merging 12 jets into one file needs about 0.2 MiB of memory and this machine "
+                          "has 0.1 MiB") and err.count("\n") == 1
+    assert sorted(tmp_path.iterdir()) == []
+
+
+def test_a_merge_without_the_memory_keeps_the_shards(tmp_path, capsys, monkeypatch):
+    import tagformer.data.generate.memory as memory
+
+    out = tmp_path / "x.h5"
+    parts = write_parts(out)
+    before = (parts / "settings.json").read_bytes()
+    for spec in ("w-00000", "w-00001", "g-00000", "g-00001"):
+        (parts / f"shard-{spec}.h5").write_bytes(b"a finished shard")
+    monkeypatch.setattr(memory, "machine_memory", lambda field: 1000)
+    assert run_cli("merge", str(out)) == 2
+    err = capsys.readouterr().err
+    assert "needs about" in err and "has available" in err and err.count("\n") == 1
+    assert len(list(parts.glob("shard-*.h5"))) == 4 and (parts / "settings.json").read_bytes() == before

@@ -32,12 +32,16 @@ def machine_memory(field: str) -> int | None:
     return None
 
 
+def _size(nbytes: int) -> str:
+    return f"{nbytes / 2**30:.1f} GiB" if nbytes >= 2**30 else f"{nbytes / 2**20:.1f} MiB"
+
+
 def check_merge_memory(config: GenerateConfig, n_jets: int, field: str = "MemAvailable") -> None:
     """Raise DataError if merging ``n_jets`` jets needs more memory than ``field`` says the machine has."""
     have = machine_memory(field)
     need = merge_bytes(config, n_jets)
     if have is not None and need > have:
         what = "has" if field == "MemTotal" else "has available"
-        raise DataError(f"merging {n_jets:,} jets into one file needs about {need / 2**30:.1f} GiB of memory and "
-                        f"this machine {what} {have / 2**30:.1f} GiB: generate fewer jets per output file "
-                        "(several runs with different seeds), or store fewer constituents")
+        raise DataError(f"merging {n_jets:,} jets into one file needs about {_size(need)} of memory and this "
+                        f"machine {what} {_size(have)}: generate fewer jets per output file (several runs with "
+                        "different seeds), or store fewer constituents")
