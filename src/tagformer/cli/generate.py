@@ -14,7 +14,8 @@ _DEFAULTS_NOTE = ("Defaults: 13 TeV, pT-hat 1000-1200 GeV, anti-kT R=0.8, jet pT
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("generate", help="generate labelled jets (Pythia 8 + FastJet, hls4ml layout)",
                               description=f"Generate a labelled jet dataset. {_DEFAULTS_NOTE} Rerunning the "
-                              "same command resumes an interrupted run.")
+                              "same command resumes an interrupted run (Ctrl-C, a killed process, a full disk): "
+                              "finished shards are kept.")
     p.add_argument("output", help="HDF5 file to write (shards go to OUTPUT.parts/ meanwhile)")
     p.add_argument("--classes", default="g,q,w,z,t", help="comma-separated classes from g,q,w,z,t")
     p.add_argument("--jets-per-class", type=int, default=1000, help="jets per class (balanced)")
@@ -33,7 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=0, help="worker processes (0 = all cores)")
     p.add_argument("--shard", default=None, metavar="I/N", help="generate only slice I of N (then `merge`)")
     p.add_argument("--no-shuffle", action="store_true", help="keep the class-ordered jet order")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output / parts directory")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing output and regenerate this run's shards (with --shard: only the "
+                   "shards of that slice; other slices' shards are never deleted)")
     p.add_argument("--keep-parts", action="store_true", help="keep the shards after merging")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)

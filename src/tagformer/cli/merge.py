@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--keep-parts", action="store_true", help="keep the shards after merging")
     p.add_argument("--partial", action="store_true",
                    help="merge only the finished balanced part of a run in progress (keeps the shards); "
-                   "give --parts and a different OUTPUT")
+                   "give --parts and a different OUTPUT (the run's own output is refused)")
     p.set_defaults(func=run)
 
 
