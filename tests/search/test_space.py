@@ -22,6 +22,7 @@ def test_packaged_default_space_loads_with_four_families() -> None:
     assert {f.name for f in space.families} >= {"phat", "salt", "transformer", "deepsets"}
     assert space.objectives == ("val_acc", "flops")
     assert space.references == ("phat_small", "salt", "transformer_tiny", "deepsets_tiny")
+    assert load_space("configs/search/default.yaml") == space  # the source-tree path names it too
 
 
 def test_param_forms() -> None:

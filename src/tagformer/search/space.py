@@ -158,16 +158,20 @@ def packaged_spaces() -> list[str]:
 
 
 def _locate(source: str | Path) -> tuple[str, str]:
-    """(text, source label) of a space file path or a packaged space name."""
+    """(text, source label) of a space file path or a packaged space name (``default`` or
+    ``configs/search/default.yaml`` when no such file exists here)."""
     path = Path(source)
     if path.is_file():
         try:
             return path.read_text(), str(path)
         except OSError as exc:
             raise ConfigError(f"cannot read search space {path}: {exc.strerror or exc}") from exc
-    ref = resources.files("tagformer") / "configs" / "search" / f"{source}.yaml"
-    if str(source) and "/" not in str(source) and ref.is_file():
-        return ref.read_text(), f"configs/search/{source}.yaml"
+    name = str(source)
+    if path.suffix in (".yaml", ".yml") and path.parent.as_posix() in (".", "configs/search"):
+        name = path.stem  # configs/search/NAME.yaml (as in the source tree) is the packaged NAME
+    ref = resources.files("tagformer") / "configs" / "search" / f"{name}.yaml"
+    if name and "/" not in name and ref.is_file():
+        return ref.read_text(), f"configs/search/{name}.yaml"
     raise ConfigError(f"search space {str(source)!r} is neither a file nor a packaged space "
                       f"(packaged: {', '.join(packaged_spaces()) or 'none'})")
 
