@@ -58,3 +58,17 @@ def test_overwrite_of_one_slice_regenerates_only_that_slice(tmp_path):
     assert (parts / "shard-w-00000.h5").read_bytes()[:4] == b"\x89HDF"
     assert (parts / "shard-g-00000.h5").read_bytes()[:4] == b"\x89HDF"
     assert (parts / "shard-w-00001.h5").read_bytes() == b"shard of slice 1, someone else's job"
+
+
+def test_inspect_plots_replace_only_their_own_pngs(tiny_file, tmp_path, capsys):
+    plots = tmp_path / "plots"
+    plots.mkdir()
+    (plots / "j_mass.png").write_bytes(b"the user's own plot")
+    assert run_cli("inspect", str(tiny_file), "--plot", str(plots)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "j_mass.png" in err and "--overwrite" in err and err.count("\n") == 1
+    assert sorted(p.name for p in plots.iterdir()) == ["j_mass.png"], "nothing written after a refusal"
+    assert (plots / "j_mass.png").read_bytes() == b"the user's own plot"
+    assert run_cli("inspect", str(tiny_file), "--plot", str(plots), "--overwrite") == 0
+    assert run_cli("inspect", str(tiny_file), "--plot", str(plots)) == 0, "its own plots are replaced freely"
+    assert (plots / "j_mass.png").read_bytes()[:4] == b"\x89PNG"

@@ -12,6 +12,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               "tau32 and multiplicity; --plot writes histograms.")
     p.add_argument("file", help="data file, directory or glob (generated files get the generation summary)")
     p.add_argument("--plot", default=None, metavar="DIR", help="write one PNG histogram per observable here")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace PNGs in the --plot directory that tagformer did not write")
     p.add_argument("--format", default=None, help="hls4ml | jetclass | toptagging | quarkgluon (default: "
                    "detect); anything but a generated file is summarised by tagformer.data.describe")
     p.set_defaults(func=run)
@@ -30,6 +32,6 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     console.print(summary_table(args.file, summaries))
     if args.plot:
-        files = plot_histograms(args.file, args.plot)
+        files = plot_histograms(args.file, args.plot, overwrite=args.overwrite)
         console.print(f"wrote {len(files)} plots to {args.plot}")
     return 0

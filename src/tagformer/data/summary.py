@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tagformer.atomic import atomic_path
+from tagformer.atomic import atomic_path, check_replaceable
 from tagformer.errors import DataError
 
 LABEL_NAMES: tuple[str, ...] = ("j_g", "j_q", "j_w", "j_z", "j_t")
@@ -20,6 +20,18 @@ SUMMARY_COLUMNS: tuple[tuple[str, str], ...] = (
     ("j_mass", "mass [GeV]"), ("j_mass_mmdt", "soft-drop mass [GeV]"), ("j_tau21_b1", "tau21"),
     ("j_tau32_b1", "tau32"), ("j_multiplicity", "multiplicity"),
 )
+
+
+#: PNG "Software" text of the histograms: the text every tagformer figure carries, so that a later
+#: ``inspect --plot`` recognises its own plots (and replaces only those without ``--overwrite``).
+PNG_SOFTWARE = "tagformer"
+
+
+def is_own_png(path: Path) -> bool:
+    """``path`` is a PNG whose ``Software`` text chunk (near the start) names tagformer."""
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    return head.startswith(b"\x89PNG") and b"tEXtSoftware\x00" + PNG_SOFTWARE.encode() in head
 
 
 @dataclass(frozen=True)
@@ -94,8 +106,15 @@ def summary_table(path: str | Path, summaries: list[ClassSummary]):  # -> rich.t
     return table
 
 
-def plot_histograms(path: str | Path, out_dir: str | Path) -> list[Path]:
-    """One PNG per summarised observable, classes overlaid (mplhep style); returns the files written."""
+def plot_histograms(path: str | Path, out_dir: str | Path, overwrite: bool = False) -> list[Path]:
+    """One PNG per summarised observable, classes overlaid (mplhep style); returns the files written.
+
+    Raises
+    ------
+    OutputError
+        Before anything is written, if a target PNG exists that tagformer did not write (without
+        ``overwrite``) or ``out_dir`` cannot be a writable directory.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -105,6 +124,9 @@ def plot_histograms(path: str | Path, out_dir: str | Path) -> list[Path]:
     table, names = load_jet_table(path)
     masks = class_masks(table, names)
     out_dir = Path(out_dir)
+    for column, _ in SUMMARY_COLUMNS:
+        if column in names:
+            check_replaceable(out_dir / f"{column}.png", is_own_png, overwrite=overwrite, what="plot")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -127,7 +149,7 @@ def plot_histograms(path: str | Path, out_dir: str | Path) -> list[Path]:
             target = out_dir / f"{column}.png"
             try:
                 with atomic_path(target) as tmp:
-                    fig.savefig(tmp, dpi=80, format="png")
+                    fig.savefig(tmp, dpi=80, format="png", metadata={"Software": PNG_SOFTWARE})
             finally:
                 plt.close(fig)
         written.append(target)
