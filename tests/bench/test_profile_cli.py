@@ -28,6 +28,11 @@ def test_profile_cli_writes_csv_and_markdown(toy_zoo: str, tmp_path, capsys) -> 
         (["--models", "toyattn", "--particles", "abc"], "--particles must be comma-separated"),
         (["--models", "toyattn", "--particles", "8", "--batch", "1,x"], "--batch must be comma-separated"),
         (["--models", "toyattn", "--particles", "8", "--threads", "0"], "threads must be >= 1"),
+        (["--models", "toyattn", "--particles", "8", "--features", "0"], "features per particle must be >= 1"),
+        (["--models", "toyattn", "--particles", "8", "--classes", "0"], "at least 2 classes, got 0"),
+        (["--models", "toyattn", "--particles", "8", "--classes", "1"], "at least 2 classes, got 1"),
+        (["--models", "toyattn", "--particles", "8", "--device", "foo"], "--device 'foo' is not a device"),
+        (["--models", "toyattn", "--particles", "8", "--budget", "-1"], "positive number of seconds"),
     ],
 )
 def test_profile_cli_bad_input(toy_zoo: str, capsys, argv: list[str], message: str) -> None:
@@ -43,3 +48,22 @@ def test_profile_cli_cuda_without_gpu(toy_zoo: str, capsys) -> None:
         pytest.skip("a GPU is present")
     assert main(["profile", "--models", "toyattn", "--particles", "8", "--device", "cuda"]) == 2
     assert "no CUDA device" in capsys.readouterr().err
+
+
+def test_profile_never_replaces_the_users_files(toy_zoo: str, tmp_path, capsys) -> None:
+    out = tmp_path / "prof"
+    out.mkdir()
+    (out / "profile.md").write_text("# my notes on last week's numbers\n")
+    args = ["profile", "--models", "toyattn", "--particles", "8", *FAST, "--batch", "1", "--out", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "profile.md exists and was not written by this command" in err
+    assert [p.name for p in out.iterdir()] == ["profile.md"]
+    assert (out / "profile.md").read_text() == "# my notes on last week's numbers\n"
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert main([*args[:-1], str(afile)]) == 2
+    assert "exists and is not a directory" in capsys.readouterr().err
+    assert main([*args, "--overwrite"]) == 0
+    assert main(args) == 0  # its own files now: replaced without --overwrite
+    assert (out / "profile.md").read_text().startswith("<!-- written by tagformer profile -->")

@@ -275,3 +275,41 @@ def test_lightning_can_swap_in_a_distributed_sampler(hls_dir):
         assert all(isinstance(b, JetBatch) for b in batches) and len(batches[0]) == 10
         halves.append(_jet_ids(batches))
     assert len(np.union1d(*halves)) == 120 and len(halves[0]) == len(halves[1]) == 60
+
+
+@pytest.mark.parametrize(("workers", "max_jets", "buffer", "batch"), [(0, None, 20, 7), (2, None, 20, 7),
+                                                                      (0, 33, 5, 10), (2, 50, 25, 8)])
+def test_streaming_epoch_length_is_exact(hls_dir, workers, max_jets, buffer, batch):
+    """The loader is sized (Lightning's schedule and progress need it) and yields exactly that many batches:
+    every batch full but each worker's last; a carved split counted from the hash alone."""
+    cfg = DataConfig(path=str(hls_dir), num_particles=16, batch_size=batch, streaming=True, shuffle_buffer=buffer,
+                     num_workers=workers, val_fraction=0.2, test_fraction=0.1, max_jets=max_jets)
+    dm = JetDataModule(cfg)
+    dm.setup("fit")
+    loader = dm.train_dataloader()
+    batches = list(loader)
+    assert len(batches) == len(loader) == dm.train_batches_per_epoch()
+    assert sum(len(b) < batch for b in batches) <= max(workers, 1)
+    mem = JetDataModule(cfg.model_copy(update={"streaming": False}))
+    mem.setup("fit")
+    n_train = sum(map(len, batches))
+    if max_jets is None:  # the same jets as in memory
+        assert n_train == sum(map(len, mem.train_dataloader()))
+        assert dm.batches_per_epoch("val") == len(dm.val_dataloader()) == len(list(dm.val_dataloader()))
+    else:
+        assert n_train == max_jets
+
+
+def test_seeds_out_of_range_are_config_errors(hls_dir):
+    for seed in (-1, 2**32):
+        with pytest.raises(ConfigError, match=r"data.seed must be in \[0, 4294967295\]"):
+            JetDataModule(DataConfig(path=str(hls_dir), seed=seed))
+
+
+def test_training_classes_present(hls_dir, tmp_path, writers):
+    dm = JetDataModule(DataConfig(path=str(hls_dir), num_particles=8))
+    assert dm.train_classes() == [0, 1, 2, 3, 4]
+    streaming = JetDataModule(DataConfig(path=str(hls_dir), num_particles=8, streaming=True, shuffle_buffer=30))
+    assert streaming.train_classes() is None  # nothing read yet
+    streaming.normaliser_state()
+    assert streaming.train_classes() == [0, 1, 2, 3, 4]

@@ -73,3 +73,21 @@ def test_explicit_paths_and_bad_fractions(tmp_path, writers):
     assert plan.fractions == {"test": 0.1} and not plan.published
     with pytest.raises(ConfigError, match="val_fraction"):
         plan_splits(str(tmp_path / "a.h5"), None, None, 0.6, 0.5)
+
+
+@pytest.mark.parametrize(("value", "needle"), [(3e38, r"reaches 3e\+38"), (np.inf, "is NaN or infinite for 1 of"),
+                                               (np.nan, "is NaN or infinite for 1 of")])
+def test_features_training_cannot_handle_are_refused(value: float, needle: str):
+    feats = np.random.default_rng(0).normal(size=(20, 4, 2)).astype(np.float32)
+    feats[3, 1, 1] = value
+    with pytest.raises(DataError, match=f"feature 'b' {needle}"):
+        Normaliser.fit(feats, np.ones((20, 4), bool), "x", ["a", "b"])
+    feats[3, 1, 1] = 0.0
+    assert np.isfinite(Normaliser.fit(feats, np.ones((20, 4), bool), "x", ["a", "b"]).std).all()
+
+
+def test_state_with_non_finite_statistics_is_malformed():
+    with pytest.raises(DataError, match="must be finite"):
+        Normaliser.from_state({"feature_set": "x", "feature_names": ["a"], "mean": [float("nan")], "std": [1.0]})
+    with pytest.raises(DataError, match="malformed"):
+        Normaliser.from_state(["not", "a", "dict"])

@@ -73,7 +73,7 @@ def evaluated_on(dm: Any, split: str) -> dict[str, Any]:
                       f"test_fraction {c.test_fraction}" + (f", max_jets {c.max_jets}" if c.max_jets else ""))
     elif c.max_jets:
         definition = f"max_jets {c.max_jets}"
-    path = c.test_path if split == ALL else (getattr(c, f"{source}_path") or c.path)
+    path = c.test_path if split == ALL else ({"val": c.val_path, "test": c.test_path}.get(source) or c.path)
     return {"split": split, "split_definition": definition, "dataset": describe_files(files, path=str(path))}
 
 
