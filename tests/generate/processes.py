@@ -12,7 +12,7 @@ from pathlib import Path
 
 def start_generate(*args: str) -> subprocess.Popen:
     """``python -m tagformer generate ARGS`` as the leader of a new session (its pid is the session id)."""
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env = {k: v for k, v in os.environ.items() if k != "TAGFORMER_DEBUG"} | {"OMP_NUM_THREADS": "1"}
     return subprocess.Popen([sys.executable, "-m", "tagformer", "generate", *args], env=env, text=True,
                             start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
