@@ -119,3 +119,18 @@ def test_resuming_with_another_space_is_refused(tmp_path: Path, tiny_h5: Path) -
     changed = load_space(write_space(tmp_path / "b.yaml", objectives=["val_acc", "params"]))
     with pytest.raises(TagformerError, match="different search space"):
         open_study(changed, storage, "tiny", str(tiny_h5))
+
+
+def test_a_trial_directory_of_another_configuration_is_refused(tmp_path: Path, tiny_h5: Path) -> None:
+    """A replaced study database must not make trial numbers read other candidates' runs."""
+    from tagformer.config import build_config, save_config
+    from tagformer.rundir import RunDir
+    from tagformer.search.trial import trial_dir
+
+    out = tmp_path / "out"
+    stale = RunDir(trial_dir(out, 0))
+    stale.checkpoints.mkdir(parents=True)
+    save_config(build_config(model="salt", data=str(tiny_h5)), stale.config)
+    with pytest.raises(TagformerError, match="holds a run of another configuration"):
+        run_search(write_space(tmp_path / "s.yaml"), tiny_h5, trials=1, out_dir=out, log=lambda s: None)
+    assert stale.is_run() and not any(stale.checkpoints.iterdir()) and not stale.metrics_csv.exists()
