@@ -60,7 +60,7 @@ def _worker(conn: Connection, work: Callable, parent_pid: int, parts: str) -> No
     """Entry point of a worker process: take tasks until told to stop (``None``)."""
     die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    lock = hold_worker_lock(Path(parts))  # held until the process exits
+    _lock_fd = hold_worker_lock(Path(parts))  # open (so held) until the process exits
 
     def progress(n: int) -> None:
         conn.send(("progress", n))
@@ -68,7 +68,6 @@ def _worker(conn: Connection, work: Callable, parent_pid: int, parts: str) -> No
     while True:
         message = conn.recv()
         if message is None:
-            del lock
             return
         index, task = message
         try:
