@@ -254,6 +254,8 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     from tagformer.models.registry import create_model
 
     paths = RunDir(run_dir)
+    if paths.root.exists() and not paths.root.is_dir():
+        raise TagformerError(f"{paths.root} is a file, not a run directory")
     if not paths.root.is_dir():
         raise TagformerError(f"run directory {paths.root} does not exist")
     if not paths.is_run():
