@@ -103,6 +103,7 @@ def run_search(space: SearchSpace | str | Path, data: str | Path, *, trials: int
     from tagformer.search.report import write_report
     from tagformer.search.trial import TrialRunner
 
+    require_optuna()
     if trials < 1:
         raise TagformerError(f"--trials must be >= 1, got {trials}")
     if workers < 1:
@@ -158,11 +159,15 @@ def _join(proc: Any) -> int | None:
 
 
 def require_optuna() -> None:
-    """TagformerError naming the extra to install when Optuna is missing."""
+    """TagformerError naming the extra to install when Optuna is missing or older than 5 (constraints are set
+    with ``Trial.set_constraint``, new in Optuna 5)."""
     try:
-        import optuna  # noqa: F401
+        import optuna
     except ImportError as exc:
-        raise TagformerError("tagformer search needs Optuna: pip install 'tagformer[search]'") from exc
+        raise TagformerError("tagformer search needs Optuna >= 5: pip install 'tagformer[search]'") from exc
+    if not hasattr(optuna.trial.Trial, "set_constraint"):
+        raise TagformerError(f"tagformer search needs Optuna >= 5 (this is {optuna.__version__}): "
+                             "pip install -U 'tagformer[search]'")
 
 
 def open_existing(out_dir: str | Path, storage: str | None = None, study_name: str | None = None) -> Any:
