@@ -59,7 +59,7 @@ def command_line(args: argparse.Namespace) -> str:
     """The full ``tagformer generate`` command equivalent to ``args`` (every option spelled out)."""
     words = ["tagformer", "generate", str(args.output)]
     for key, value in sorted(vars(args).items()):
-        if key in ("output", "func", "command") or value is None or value is False:
+        if key in ("output", "func", "command", "debug", "interrupt_hint") or value is None or value is False:
             continue
         flag = "--" + key.replace("_", "-")
         words += [flag] if value is True else [flag, str(value)]

@@ -42,7 +42,7 @@ def die_with_parent(parent_pid: int) -> None:
 
         libc = ctypes.CDLL(None, use_errno=True)
         armed = libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # no libc prctl (not Linux)
         armed = False
     if not armed:
         threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
@@ -65,19 +65,23 @@ def _worker(conn: Connection, work: Callable, parent_pid: int, parts: str) -> No
     def progress(n: int) -> None:
         conn.send(("progress", n))
 
-    while True:
-        message = conn.recv()
-        if message is None:
-            return
-        index, task = message
-        try:
-            conn.send(("done", index, work(task, progress)))
-        except TagformerError as exc:
-            conn.send(("error", index, exc))
-            return
-        except BaseException:
-            conn.send(("crash", index, traceback.format_exc()))
-            return
+    try:
+        while True:
+            message = conn.recv()
+            if message is None:
+                return
+            index, task = message
+            try:
+                reply = ("done", index, work(task, progress))
+            except TagformerError as exc:
+                reply = ("error", index, exc)
+            except BaseException:
+                reply = ("crash", index, traceback.format_exc())
+            conn.send(reply)
+            if reply[0] != "done":
+                return
+    except (OSError, EOFError):  # the main process is gone or stopped listening: nothing to report to
+        os._exit(1)
 
 
 @contextlib.contextmanager
