@@ -261,3 +261,13 @@ def test_disk_full_while_training_is_one_line(tiny: Path, tmp_path: Path, monkey
     assert main(train_argv(tiny, tmp_path / "run")) == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]  # after Lightning's own log lines
     assert last.startswith("error: cannot write ") and "last.ckpt: No space left on device" in last
+
+
+def test_troubleshooting_page_names_every_resumable_key_and_is_linked():
+    from tagformer.train.resume import RESUMABLE_KEYS
+
+    root = Path(__file__).resolve().parents[2]
+    page = (root / "docs" / "troubleshooting.md").read_text()
+    assert all(f"`{key}`" in page for key in RESUMABLE_KEYS)
+    assert "(docs/troubleshooting.md)" in (root / "README.md").read_text()
+    assert "data.md#when-generation-goes-wrong" in page

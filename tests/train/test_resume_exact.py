@@ -94,6 +94,7 @@ def test_epoch_order_is_a_function_of_seed_and_epoch(tiny_h5: Path):
         first = order(3, 0, streaming)
         assert np.array_equal(first, order(3, 0, streaming))  # a fresh module, straight to epoch 3
         assert not np.array_equal(first, order(4, 0, streaming))
+    assert np.array_equal(order(3, 2, False), order(3, 0, False))  # in memory: workers do not matter
     two = order(3, 2, True)
     assert np.array_equal(two, order(3, 2, True))
     # 0 and 2 workers: the same jets each epoch, each once, in another order (documented)
