@@ -59,7 +59,9 @@ def check_output(output: Path, overwrite: bool, writes_output: bool = True) -> N
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DataError(f"cannot create the directory of output {output}: {exc.strerror}") from None
+        blocker = next((p for p in output.parents if p.exists()), None)
+        where = f" ({blocker} is a file)" if blocker is not None and not blocker.is_dir() else ""
+        raise DataError(f"cannot create the directory of output {output}: {exc.strerror}{where}") from None
     if not os.access(output.parent, os.W_OK | os.X_OK):
         raise DataError(f"cannot write output {output}: directory {output.parent} is not writable")
 
