@@ -10,13 +10,14 @@ import sys
 import time
 from pathlib import Path
 
-import optuna
 import pytest
 from search_helpers import TINY_SPACE, write_space
 
 from tagformer.rundir import RunDir
 from tagformer.search import run_search
 from tagformer.search.study import default_storage, slot
+
+optuna = pytest.importorskip("optuna", minversion="5.0")  # the search extra
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import optuna
 import pytest
 import yaml
 from search_helpers import TINY_SPACE, write_space
@@ -16,6 +15,8 @@ from tagformer.cli.main import main
 from tagformer.rundir import RunDir
 from tagformer.search import run_search
 from tagformer.search.study import default_storage
+
+optuna = pytest.importorskip("optuna", minversion="5.0")  # the search extra
 
 TRIALS = 6
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import optuna
 import pytest
 from search_helpers import write_space
 
@@ -14,6 +13,8 @@ from tagformer.search import load_space, run_search
 from tagformer.search.candidate import sample
 from tagformer.search.params import parse_param
 from tagformer.search.space import packaged_spaces
+
+optuna = pytest.importorskip("optuna", minversion="5.0")  # the search extra
 
 
 def test_packaged_default_space_loads_with_four_families() -> None:
