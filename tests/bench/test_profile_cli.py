@@ -50,6 +50,18 @@ def test_profile_cli_cuda_without_gpu(toy_zoo: str, capsys) -> None:
     assert "no CUDA device" in capsys.readouterr().err
 
 
+def test_profile_out_on_a_read_only_file_system(toy_zoo: str, tmp_path, monkeypatch, capsys) -> None:
+    import os
+
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if str(p).startswith(str(tmp_path))
+                        else real_access(p, mode, **kw))  # as on a read-only mount (we may run as root)
+    assert main(["profile", "--models", "toyattn", "--particles", "8", *FAST, "--out", str(tmp_path / "p")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "not writable (read-only file system" in err and len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_profile_never_replaces_the_users_files(toy_zoo: str, tmp_path, capsys) -> None:
     out = tmp_path / "prof"
     out.mkdir()
