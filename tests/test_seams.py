@@ -15,7 +15,7 @@ SRC = ROOT / "src" / "tagformer"
 #: Lower numbers sit lower: a module may import tagformer modules of its own rank or below, not above.
 #: Same-rank imports across different folders of rank 6 (train, eval, export) are not allowed either.
 RANKS = {"errors": 0, "kinematics": 0, "atomic": 0, "tracing": 0, "data": 1, "models": 2, "config": 3,
-         "tasks": 3, "rundir": 4, "bench": 5, "train": 6, "eval": 6, "export": 6, "quickstart": 7, "cli": 8,
+         "tasks": 3, "rundir": 4, "bench": 5, "train": 6, "eval": 6, "export": 6, "quickstart": 7, "search": 7, "cli": 8,
          "__main__": 9, "__init__": 9}
 
 
@@ -39,6 +39,11 @@ def _imports(path: Path) -> list[tuple[int, str]]:
 
 def _sources() -> list[Path]:
     return sorted(SRC.rglob("*.py"))
+
+
+def test_every_top_level_part_has_a_rank() -> None:
+    parts = {p.relative_to(SRC).parts[0].removesuffix(".py") for p in _sources()}
+    assert not parts - set(RANKS) - {"configs"}, f"give these a layer in RANKS: {sorted(parts - set(RANKS))}"
 
 
 def test_folders_import_only_downwards() -> None:
