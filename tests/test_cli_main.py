@@ -104,3 +104,13 @@ def test_bugs_keep_their_traceback(monkeypatch):
     monkeypatch.setattr(cli_main, "build_parser", _parser_raising(OSError(errno.EIO, "I/O error")))
     with pytest.raises(OSError):
         cli_main.main(["boom"])
+
+
+def test_overrides_may_follow_options():
+    parser = cli_main.build_parser()
+    args = cli_main.parse(parser, ["train", "--model", "m", "a.b=1", "--data", "d", "c.d=2", "--resume", "e=3"])
+    assert args.overrides == ["a.b=1", "c.d=2", "e=3"] and args.data == "d" and args.resume
+    with pytest.raises(SystemExit):
+        cli_main.parse(parser, ["train", "--model", "m", "a.b=1", "--data", "d", "stray"])
+    with pytest.raises(SystemExit):
+        cli_main.parse(parser, ["models", "x=1"])
