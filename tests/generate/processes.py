@@ -34,6 +34,19 @@ def session_processes(sid: int) -> list[int]:
     return pids
 
 
+def spawned_workers(sid: int) -> list[int]:
+    """The processes of session ``sid`` started by multiprocessing's spawn (the workers)."""
+    found = []
+    for pid in session_processes(sid):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"multiprocessing.spawn" in cmdline:
+            found.append(pid)
+    return found
+
+
 def workers_running(parts: Path) -> bool:
     """True once worker processes hold the parts directory's worker lock (they take it before any work)."""
     path = parts / ".workers.lock"

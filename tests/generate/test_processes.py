@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from .conftest import TINY_ARGS, run_cli, write_parts
-from .processes import session_processes, start_generate, wait_until, workers_running
+from .processes import session_processes, spawned_workers, start_generate, wait_until, workers_running
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -26,8 +26,9 @@ def busy_run(tmp_path):
     out = tmp_path / "busy.h5"
     proc = start_generate(str(out), *BUSY_ARGS)
     try:
-        wait_until(lambda: workers_running(tmp_path / "busy.h5.parts") or proc.poll() is not None, 60,
-                   "the workers to start")
+        parts = tmp_path / "busy.h5.parts"
+        wait_until(lambda: (len(spawned_workers(proc.pid)) == 2 and workers_running(parts)) or proc.poll() is not None,
+                   60, "the workers to start")
         assert proc.poll() is None, proc.communicate()
         yield proc, out
     finally:
@@ -41,8 +42,7 @@ def busy_run(tmp_path):
 
 def test_killing_the_main_process_kills_its_workers(busy_run):
     proc, out = busy_run
-    family = session_processes(proc.pid)
-    assert len(family) >= 3, "the main process, two workers (and the resource tracker)"
+    assert len(spawned_workers(proc.pid)) == 2
     os.kill(proc.pid, signal.SIGKILL)  # the main process only, as an OOM killer or `kill -9 PID` would
     proc.wait()
     wait_until(lambda: not session_processes(proc.pid), 10, "the orphaned workers to exit")
