@@ -17,7 +17,7 @@ def _cells(batch, cell_size=0.05):
     return jet_cells(batch.p4, batch.mask, cell_size)
 
 
-@pytest.mark.parametrize("impl", ["sparse", "pairs", "auto", "auto-dense"])
+@pytest.mark.parametrize("impl", ["sparse", "pairs", "dense", "auto", "auto-dense"])
 @pytest.mark.parametrize("kernel_size", [8, 3])
 def test_grid_message_passing_equals_dense_grid_conv(impl, kernel_size):
     batch = random_jets(16, 40, 3, seed=0, min_real=1)
@@ -44,6 +44,94 @@ def test_sparse_jets_take_the_sparse_path_and_match():
     ref = dense_grid_message(x, cells, batch.mask, layer.weight, layer.bias)
     real = batch.mask.unsqueeze(-1)
     assert torch.allclose(layer(x, cells, batch.mask) * real, ref * real, atol=1e-5)
+
+
+def _spread_batch(jets: int, n: int, width: float, seed: int):
+    """pT-ordered jets of ``n`` slots (some padded) with particles spread by ``width`` around the axis."""
+    g = torch.Generator().manual_seed(seed)
+    eta = torch.randn(jets, n, generator=g) * width + torch.rand(jets, 1, generator=g)
+    phi = torch.randn(jets, n, generator=g) * width + torch.rand(jets, 1, generator=g) * 6 - 3
+    pt = torch.rand(jets, n, generator=g).sort(dim=1, descending=True).values * 100 + 1
+    p4 = torch.stack([pt * phi.cos(), pt * phi.sin(), pt * eta.sinh(), pt * eta.cosh()], -1)
+    mask = torch.arange(n)[None] < torch.randint(1, n + 1, (jets, 1), generator=g)
+    return random_jets(jets, n, 3, seed=seed).replace(p4=p4, mask=mask)
+
+
+@pytest.mark.parametrize(("n", "width", "pairs"), [(6, 0.3, True), (40, 0.1, False)])
+def test_traced_path_picks_the_smaller_formulation_and_matches(n, width, pairs):
+    """The graph path (pairs when N * N <= the batch's grid cells, else the dense grid) equals the dense
+    reference on real particles; run eagerly here, exported below."""
+    from tagformer.models.layers.grid import grid_extent, pairs_are_smaller
+
+    batch = _spread_batch(12, n, width, seed=n)
+    cells = _cells(batch)
+    rows, cols = grid_extent(cells, batch.mask)
+    assert bool(pairs_are_smaller(cells, batch.mask)) is pairs and bool(rows * cols >= n * n) is pairs
+    torch.manual_seed(0)
+    layer = GridMessagePassing(5)
+    x = torch.randn(12, n, 5) * 10
+    with torch.no_grad():
+        layer.bias.normal_()
+        got = layer._traced(x, cells, batch.mask)
+    ref = dense_grid_message(x, cells, batch.mask, layer.weight, layer.bias)
+    real = batch.mask.unsqueeze(-1)
+    torch.testing.assert_close(got * real, ref * real, atol=1e-5, rtol=1e-5)
+
+
+class _Grid(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer = GridMessagePassing(5)
+
+    def forward(self, x: torch.Tensor, p4: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.layer(x, jet_cells(p4, mask, 0.05), mask)
+
+
+def test_exported_grid_equals_the_eager_path_on_both_formulations():
+    """ONNX graph of cells + grid message passing: the same outputs as the eager (sparse) path for a batch
+    that takes the pairs and one that takes the dense grid; the pairs live only inside the If branch, the
+    convolution in the main graph (where onnxruntime optimises it)."""
+    ort = pytest.importorskip("onnxruntime")
+    torch.manual_seed(0)
+    module = _Grid().eval()
+    example = _spread_batch(3, 8, 0.3, seed=0)
+    dims = {0: torch.export.Dim("batch"), 1: torch.export.Dim("particles")}
+    x = torch.randn(3, 8, 5)
+    program = torch.onnx.export(module, (x, example.p4, example.mask), dynamo=True,
+                                dynamic_shapes=(dims, dims, dims), verbose=False)
+    graph = program.model_proto.graph
+    ops = {node.op_type for node in graph.node}
+    (branch,) = [node for node in graph.node if node.op_type == "If"]
+    inner = {n.op_type for a in branch.attribute if a.g.node for n in a.g.node}
+    assert "Conv" in ops and "Einsum" not in ops and "Einsum" in inner
+    session = ort.InferenceSession(program.model_proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    for n, width in ((6, 0.3), (40, 0.1)):
+        batch = _spread_batch(64, n, width, seed=n + 1)
+        xb = torch.randn(64, n, 5)
+        with torch.no_grad():
+            want = module(xb, batch.p4, batch.mask)  # eager: the occupied-cell path
+        (got,) = session.run(None, {"x": xb.numpy(), "p4": batch.p4.numpy(), "mask": batch.mask.numpy()})
+        real = batch.mask.unsqueeze(-1)
+        torch.testing.assert_close(torch.from_numpy(got) * real, want * real, atol=1e-5, rtol=1e-5)
+
+
+def test_glorot_init_and_layer_norm_epsilon_options():
+    import math
+
+    torch.manual_seed(0)
+    enc = create_model("phat_small", num_classes=5, in_features=3, init="glorot", norm_eps=1e-6).encoder
+    block = enc.blocks[0]
+    assert block.norm1.eps == block.norm2.eps == block.gmp.norm.eps == 1e-6
+    for name, module in enc.named_modules():
+        if isinstance(module, (torch.nn.Linear, GridMessagePassing)):
+            assert (module.bias == 0).all(), name
+    grid = block.gmp.grid.weight  # (C, 1, K, K): Keras depthwise fans K * K and C * K * K
+    limit = math.sqrt(6.0 / (64 + 16 * 64))
+    assert 0.5 * limit < float(grid.abs().max()) <= limit
+    for kernel in block.patch_attn.heads.qkv.weight.split(16, dim=0):
+        assert 0.5 * math.sqrt(6 / 32) < float(kernel.abs().max()) <= math.sqrt(6 / 32)
+    default = create_model("phat_small", num_classes=5, in_features=3).encoder
+    assert default.blocks[0].norm1.eps == 1e-5 and float(default.blocks[0].gmp.grid.weight.std()) > 0.1
 
 
 def test_padded_particles_never_occupy_cells():

@@ -36,11 +36,11 @@ from tagformer.tracing import is_tracing
 class GeometricMessagePassing(nn.Module):
     """``x + norm(dense(grid_conv(x)))`` — PHAT-JeT's geometric message passing step."""
 
-    def __init__(self, dim: int, kernel_size: int, cell_size: float, norm: str) -> None:
+    def __init__(self, dim: int, kernel_size: int, cell_size: float, norm: str, norm_eps: float = 1e-5) -> None:
         super().__init__()
         self.grid = GridMessagePassing(dim, kernel_size=kernel_size, cell_size=cell_size)
         self.dense = nn.Linear(dim, dim)
-        self.norm = make_norm(norm, dim)
+        self.norm = make_norm(norm, dim, norm_eps)
 
     def forward(self, x: torch.Tensor, cells: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return x + self.norm(self.dense(self.grid(x, cells, mask)))
@@ -54,14 +54,14 @@ class PHATBlock(nn.Module):
 
     def __init__(
         self, dim: int, num_heads: int, patch_size: int, ffn_dim: int, kernel_size: int, cell_size: float,
-        norm: str, patch_pool: str,
+        norm: str, patch_pool: str, norm_eps: float = 1e-5,
     ) -> None:
         super().__init__()
-        self.gmp = GeometricMessagePassing(dim, kernel_size, cell_size, norm)
-        self.norm1 = make_norm(norm, dim)  # shared by both attentions, as in the reference
+        self.gmp = GeometricMessagePassing(dim, kernel_size, cell_size, norm, norm_eps)
+        self.norm1 = make_norm(norm, dim, norm_eps)  # shared by both attentions, as in the reference
         self.patch_attn = PatchAttention(dim, num_heads, patch_size)
         self.token_attn = PatchTokenAttention(dim, num_heads, patch_size, pool=patch_pool)
-        self.norm2 = make_norm(norm, dim)
+        self.norm2 = make_norm(norm, dim, norm_eps)
         self.fc1 = nn.Linear(dim, ffn_dim)
         self.act = nn.GELU()
         self.fc2 = nn.Linear(ffn_dim, dim)
@@ -112,7 +112,22 @@ class PHATBlock(nn.Module):
     default="phat_small",
 )
 class PHAT(Encoder):
-    """PHAT-JeT: grid message passing + hierarchical patch attention (pT-ordered particles)."""
+    """PHAT-JeT: grid message passing + hierarchical patch attention (pT-ordered particles).
+
+    Parameters
+    ----------
+    in_features : from the data.
+    dim, num_heads, patch_size, ffn_dim, depth : encoder shape (reference small configuration: 16, 4,
+        10 or 25, 64, 1).
+    kernel_size, cell_size : grid kernel K (K x K cells) and cell size in rapidity and phi (8, 0.05).
+    norm : ``"layer"`` (reference) or another :func:`~tagformer.models.layers.norm.make_norm` name.
+    patch_pool : patch tokens by ``"mean"`` (reference) or ``"max"`` over each patch's real particles.
+    pool : jet pooling over real particles, ``"max"`` (reference) or ``"mean"``.
+    init : ``"torch"`` (torch's layer defaults; grid kernel ``randn / K``) or ``"glorot"`` (the reference's
+        Keras defaults: Glorot-uniform dense weights (q, k, v as separate ``dim x dim`` kernels) and grid
+        kernel (fans ``K * K`` and ``dim * K * K``, as a Keras depthwise kernel), zero biases).
+    norm_eps : LayerNorm epsilon (reference 1e-6; 1e-5 keeps saved runs' function).
+    """
 
     legacy_head = "head.2"
     legacy_renames = (("head.0.", "jet_mlp.0."),)
@@ -130,18 +145,41 @@ class PHAT(Encoder):
         norm: str = "layer",
         patch_pool: str = "mean",
         pool: str = "max",
+        init: str = "torch",
+        norm_eps: float = 1e-5,
     ) -> None:
         super().__init__()
+        if init not in ("torch", "glorot"):
+            raise ValueError(f"unknown init {init!r}; choose from glorot, torch")
         self.cell_size = cell_size
         self.patch_size = patch_size
         self.embed = nn.Sequential(nn.Linear(in_features, dim), nn.ReLU())
         self.blocks = nn.ModuleList(
-            PHATBlock(dim, num_heads, patch_size, ffn_dim, kernel_size, cell_size, norm, patch_pool)
+            PHATBlock(dim, num_heads, patch_size, ffn_dim, kernel_size, cell_size, norm, patch_pool, norm_eps)
             for _ in range(depth)
         )
         self.masked_pool = MaskedPool(pool)
         self.jet_mlp = nn.Sequential(nn.Linear(self.masked_pool.out_dim(dim), dim), nn.ReLU())
         self.embed_dim = self.jet_dim = dim
+        if init == "glorot":
+            self.reset_glorot()
+
+    def reset_glorot(self) -> None:
+        """Glorot-uniform weights and zero biases (Keras defaults): every dense layer, each of q/k/v as its
+        own ``dim x dim`` kernel, and the depthwise grid kernel (torch's fans of a (C, 1, K, K) weight
+        are Keras's for a (K, K, 1, C) depthwise kernel)."""
+        with torch.no_grad():
+            for module in self.modules():
+                if isinstance(module, nn.Linear):
+                    nn.init.xavier_uniform_(module.weight)
+                    nn.init.zeros_(module.bias)
+                elif isinstance(module, GridMessagePassing):
+                    nn.init.xavier_uniform_(module.weight)
+                    nn.init.zeros_(module.bias)
+            for block in self.blocks:
+                for attn in (block.patch_attn, block.token_attn):
+                    for kernel in attn.heads.qkv.weight.split(attn.heads.qkv.in_features, dim=0):
+                        nn.init.xavier_uniform_(kernel)
 
     def encode(self, batch: JetBatch) -> torch.Tensor:
         if is_tracing():

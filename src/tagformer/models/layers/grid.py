@@ -18,11 +18,21 @@ over real particles ``j``, so only pairs of particles whose cells lie within the
 * ``impl="auto"`` in eager mode uses the sparse path unless there are so many particles per grid cell
   (real particles x K*K > 3 x grid cells, e.g. 150 real particles in a narrow core) that the dense grid
   is cheaper; then the dense grid is used (same result).
-* ``impl="pairs"`` (used automatically under tracing/ONNX export, static shapes): looks the kernel
-  weight up for every pair and contracts with an einsum; memory ``B * N * N * C``, fine at export sizes.
+* ``impl="pairs"``: looks the kernel weight up for every pair of particles and contracts with an einsum;
+  memory ``B * N * N * C``.
+* ``impl="dense"``: :func:`dense_grid_message`, the reference's computation: scatter-sum onto a grid sized
+  by the batch's largest jet, dense depthwise convolution, gather.
+* ``impl="auto"`` under tracing (ONNX export, ``torch.export``, ``torch.compile``): the graph holds both
+  ``"pairs"`` and ``"dense"`` and picks, per batch, the one with fewer entries per jet: all pairs when
+  ``N * N <= rows * cols`` (the batch's grid), else the dense grid (the pairs in a ``torch.cond``, an
+  ``If`` node in ONNX). Memory is ``B * min(N * N, rows * cols) * C``, never the ``B * N^2 * C`` of all
+  pairs at large N; onnxruntime's depthwise convolution is fast, so the exported graph is not slower
+  than the eager path (``benchmarks/bench_phat_export.py``). The TorchScript tracer
+  (``torch.jit.trace``), which would freeze the example's grid size into the graph, gets ``"pairs"``.
 
-Both are exactly equal (up to float summation order) to scatter-sum + dense depthwise conv + gather,
-which :func:`dense_grid_message` implements for tests and benchmarks. Padded particles never occupy cells.
+All are exactly equal (up to float summation order) to scatter-sum + dense depthwise conv + gather.
+The cells are integers computed before (``models/layers/cells.py``), the same on every path. Padded
+particles never occupy cells.
 """
 
 from __future__ import annotations
@@ -31,6 +41,8 @@ import torch
 from torch import nn
 
 from tagformer.tracing import is_tracing
+
+IMPLS = ("auto", "sparse", "pairs", "dense")
 
 
 def jet_coordinates(p4: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -60,6 +72,19 @@ def cell_indices(coords: torch.Tensor, mask: torch.Tensor, cell_size: float) -> 
     return cells.masked_fill(~mask.unsqueeze(-1), 0.0).to(torch.int64)
 
 
+def grid_extent(cells: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows and columns (0-d int tensors) of the grid holding every real particle of the batch."""
+    cells = cells.masked_fill(~mask.unsqueeze(-1), 0)
+    return cells[..., 0].max() + 1, cells[..., 1].max() + 1
+
+
+def pairs_are_smaller(cells: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """0-d bool: ``N * N`` particle pairs per jet are at most the ``rows * cols`` cells of the batch's grid."""
+    rows, cols = grid_extent(cells, mask)
+    n = cells.shape[1]
+    return rows * cols >= n * n
+
+
 def _window(kernel_size: int) -> tuple[int, int]:
     before = (kernel_size - 1) // 2
     return before, kernel_size - 1 - before
@@ -73,13 +98,14 @@ class GridMessagePassing(nn.Module):
     channels : feature size C (depthwise: one kernel per channel).
     kernel_size : grid kernel size K (K x K cells).
     cell_size : grid cell size in eta and phi.
-    impl : ``"auto"`` (sparse in eager mode, pairs under tracing/export), ``"sparse"`` or ``"pairs"``.
+    impl : ``"auto"`` (sparse or dense in eager mode, pairs or dense under tracing), ``"sparse"``,
+        ``"pairs"`` or ``"dense"``.
     """
 
     def __init__(self, channels: int, kernel_size: int = 8, cell_size: float = 0.05, impl: str = "auto") -> None:
         super().__init__()
-        if impl not in ("auto", "sparse", "pairs"):
-            raise ValueError(f"unknown grid message passing impl {impl!r}; choose auto, sparse or pairs")
+        if impl not in IMPLS:
+            raise ValueError(f"unknown grid message passing impl {impl!r}; choose from {', '.join(IMPLS)}")
         self.channels = channels
         self.kernel_size = kernel_size
         self.cell_size = cell_size
@@ -93,8 +119,33 @@ class GridMessagePassing(nn.Module):
 
     def forward(self, x: torch.Tensor, cells: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``x`` (B, N, C), ``cells`` (B, N, 2) int from :func:`cell_indices`, ``mask`` (B, N) -> (B, N, C)."""
-        static = self.impl == "pairs" or (self.impl == "auto" and is_tracing())
-        return self._pairs(x, cells, mask) if static else self._sparse(x, cells, mask)
+        if self.impl == "pairs":
+            return self._pairs(x, cells, mask)
+        if self.impl == "dense":
+            return dense_grid_message(x, cells, mask, self.weight, self.bias)
+        if self.impl == "auto" and is_tracing():
+            return self._traced(x, cells, mask)
+        return self._sparse(x, cells, mask)
+
+    def _traced(self, x: torch.Tensor, cells: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """All pairs or the dense grid, whichever has fewer entries per jet, chosen inside the graph.
+
+        The pairs run in a conditional branch (an ONNX ``If``). The dense grid runs in the main graph,
+        where onnxruntime rewrites the depthwise convolution into its fast blocked layout (it does not
+        inside ``If`` branches: 10x slower there); when the pairs are chosen it runs on all-zero cells, a
+        1 x 1 grid costing next to nothing, and its result is dropped.
+        """
+        if torch.jit.is_tracing():  # TorchScript tracing would freeze the example's grid size
+            return self._pairs(x, cells, mask)
+        use_pairs = pairs_are_smaller(cells, mask)
+        pairs = torch.cond(  # before the dense grid: torch.export wants no unbacked grid size pending here
+            use_pairs,
+            lambda x, cells, mask: self._pairs(x, cells, mask).contiguous(),
+            lambda x, cells, mask: torch.zeros_like(x),
+            (x, cells, mask),
+        )
+        dense = dense_grid_message(x, cells.masked_fill(use_pairs, 0), mask, self.weight, self.bias)
+        return torch.where(use_pairs, pairs, dense)
 
     def _offsets(self, cells: torch.Tensor, mask: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
         before, after = _window(self.kernel_size)
@@ -165,15 +216,20 @@ def dense_grid_message(
     x: torch.Tensor, cells: torch.Tensor, mask: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
 ) -> torch.Tensor:
     """Reference: scatter-sum onto a dense grid sized by the batch's largest jet, depthwise ``conv2d``
-    with Keras "same" padding, gather back. Same inputs and result as :class:`GridMessagePassing`."""
+    with Keras "same" padding, gather back. Same inputs and result as :class:`GridMessagePassing`.
+
+    Traceable: the grid size is read from the data (an unbacked size under ``torch.export``, computed
+    in the graph by onnxruntime)."""
     import torch.nn.functional as F
 
     b, n, c = x.shape
     k = weight.shape[-1]
     before, after = _window(k)
+    rows, cols = grid_extent(cells, mask)
+    h, w = rows.item(), cols.item()
+    torch._check(h >= 1)
+    torch._check(w >= 1)
     cells = cells.masked_fill(~mask.unsqueeze(-1), 0)
-    h = int(cells[..., 0].max()) + 1
-    w = int(cells[..., 1].max()) + 1
     flat = cells[..., 0] * w + cells[..., 1]  # (B, N)
     xs = x.masked_fill(~mask.unsqueeze(-1), 0.0)
     grid = x.new_zeros(b, h * w, c).scatter_add_(1, flat.unsqueeze(-1).expand(b, n, c), xs)
