@@ -108,27 +108,12 @@ def test_a_pareto_yaml_trains_with_tagformer_train(search: dict[str, Any], tmp_p
     assert summary["val"]["val_acc"] == pytest.approx(trial.values[0], abs=1e-6)
 
 
-def test_pruning_stops_dominated_trials_when_the_harness_takes_callbacks(tiny_h5: Path, tmp_path: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """The harness change the search asks for (``train(..., extra_callbacks=[...])``), emulated here by
-    appending the callbacks to the trainer's list: trials worse than a finished one at the same epoch stop."""
-    import tagformer.train.run as harness
+def test_pruning_stops_dominated_trials(tiny_h5: Path, tmp_path: Path) -> None:
+    """The harness takes the search's pruning callback (``train(..., extra_callbacks=[...])``): trials worse than
+    a finished one at the same epoch stop early and keep their partial result."""
+    from tagformer.search.pruning import harness_takes_callbacks
 
-    real_train, real_make = harness.train, harness.make_trainer
-
-    def train(cfg, run_dir, *, resume=False, overrides=None, devices=None, extra_callbacks=()):
-        def make(*args, **kwargs):
-            trainer = real_make(*args, **kwargs)
-            trainer.callbacks.extend(extra_callbacks)
-            return trainer
-
-        monkeypatch.setattr(harness, "make_trainer", make)
-        try:
-            return real_train(cfg, run_dir, resume=resume, overrides=overrides, devices=devices)
-        finally:
-            monkeypatch.setattr(harness, "make_trainer", real_make)
-
-    monkeypatch.setattr(harness, "train", train)
+    assert harness_takes_callbacks()
     run = {**TINY_SPACE["run"], "trainer": {**TINY_SPACE["run"]["trainer"], "max_epochs": 3}}
     space = write_space(tmp_path / "space.yaml", objectives=["val_acc"], run=run,
                         pruning={"monitor": "val_acc", "warmup_epochs": 0, "dominated_by": 1})

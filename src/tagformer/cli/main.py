@@ -21,8 +21,8 @@ import tagformer
 from tagformer.errors import EXIT_INTERRUPTED, EXIT_USER_ERROR, TagformerError
 
 #: Order in ``--help``; modules not listed here follow alphabetically.
-_ORDER = ("quickstart", "generate", "merge", "inspect", "models", "train", "evaluate", "compare",
-          "profile", "export")
+_ORDER = ("quickstart", "generate", "merge", "inspect", "models", "train", "evaluate", "explain", "compare",
+          "profile", "search", "export")
 #: Environment variable that switches tracebacks on, like ``--debug``.
 DEBUG_ENV = "TAGFORMER_DEBUG"
 #: OSError numbers that mean "the environment refused", not "tagformer has a bug".

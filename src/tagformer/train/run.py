@@ -33,6 +33,7 @@ import contextlib
 import csv
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -185,9 +186,10 @@ def write_start(paths: RunDir, cfg: RunConfig, normaliser_state: dict[str, Any],
         save_config(cfg, paths.config)
 
 
-def make_trainer(cfg: RunConfig, paths: RunDir, best: BestWeights, num_nodes: int, accelerator: str) -> L.Trainer:
+def make_trainer(cfg: RunConfig, paths: RunDir, best: BestWeights, num_nodes: int, accelerator: str,
+                 extra_callbacks: Sequence[Any] = ()) -> L.Trainer:
     """The Lightning trainer with the run's callbacks (metrics, best weights, early stopping, rolling
-    checkpoint, progress bar) and loggers (CSV, plus TensorBoard when installed)."""
+    checkpoint, progress bar, then ``extra_callbacks``) and loggers (CSV, plus TensorBoard when installed)."""
     import lightning as L
 
     from tagformer.train.callbacks import DataEpoch, EpochMetrics, JetProgressBar, RollingCheckpoint
@@ -200,6 +202,7 @@ def make_trainer(cfg: RunConfig, paths: RunDir, best: BestWeights, num_nodes: in
         L.pytorch.callbacks.EarlyStopping(monitor=cfg.trainer.monitor, patience=cfg.trainer.patience, mode=mode,
                                           check_finite=False),
         RollingCheckpoint(paths.last_ckpt, cfg.trainer.checkpoint_every_n_steps),
+        *extra_callbacks,
     ]
     if cfg.trainer.progress:
         callbacks.append(JetProgressBar(refresh_rate=max(1, cfg.trainer.log_every_n_steps)))
@@ -234,7 +237,7 @@ def make_trainer(cfg: RunConfig, paths: RunDir, best: BestWeights, num_nodes: in
 
 def train(cfg: RunConfig | None, run_dir: str | Path, *, resume: bool = False, overrides: list[str] | None = None,
           devices: int | None = None, model: str | None = None, data: str | None = None,
-          config_file: str | None = None) -> dict[str, Any]:
+          config_file: str | None = None, extra_callbacks: Sequence[Any] = ()) -> dict[str, Any]:
     """Train one model; returns the summary written to ``RUN/summary.json``.
 
     Parameters
@@ -246,6 +249,8 @@ def train(cfg: RunConfig | None, run_dir: str | Path, *, resume: bool = False, o
         ``overrides``, ``model``, ``data`` and ``config_file`` may only change the keys of
         :data:`tagformer.train.resume.RESUMABLE_KEYS`; others are refused before anything is written.
     devices : number of devices (several -> DDP); overrides ``trainer.devices``.
+    extra_callbacks : further Lightning callbacks, run after the run's own (e.g. the architecture search's
+        pruning callback, which stops a trial that is dominated at the same epoch).
 
     Raises
     ------
@@ -292,7 +297,7 @@ def train(cfg: RunConfig | None, run_dir: str | Path, *, resume: bool = False, o
     if writer:
         write_start(paths, cfg, norm_state, info, state)
     best = BestWeights(paths.best_weights, cfg.trainer.monitor)
-    trainer = make_trainer(cfg, paths, best, num_nodes, accelerator)
+    trainer = make_trainer(cfg, paths, best, num_nodes, accelerator, extra_callbacks)
 
     previous = state.wall_time_s if state else 0.0
     t0 = time.perf_counter()
