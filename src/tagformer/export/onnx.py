@@ -74,6 +74,9 @@ def export_onnx(module: nn.Module, example: JetBatch, path: str | Path, *, name:
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
+            # one eager call first: libraries that memoise tensors on first use (lgatr's lru_cache'd algebra
+            # tables) must not cache the tracer's symbolic tensors, which would break every later eager call
+            module(*args)
             program = torch.onnx.export(
                 module, args, dynamo=True, input_names=list(INPUT_NAMES), output_names=list(OUTPUT_NAMES),
                 dynamic_shapes={"features": axes, "p4": axes, "mask": axes}, verbose=False,
