@@ -1,0 +1,31 @@
+"""The paper recipes (configs/recipes/*.yaml) are valid run configs with the reference trainings' settings."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import pytest
+
+from tagformer.config import build_config
+from tagformer.models import create_model
+
+RECIPES = resources.files("tagformer") / "configs" / "recipes"
+
+
+@pytest.mark.parametrize(("recipe", "family"), [("salt_paper", "salt"), ("phat_paper", "phat")])
+def test_recipe_builds_the_reference_training_setup(recipe, family):
+    with resources.as_file(RECIPES / f"{recipe}.yaml") as path:
+        cfg = build_config(config_file=path, data="jets.h5", overrides=["data.num_particles=32"])
+    assert cfg.model.choice.entry.name == family
+    assert (cfg.optim.name, cfg.optim.lr, cfg.optim.weight_decay) == ("adam", 1e-3, 0.0)
+    assert (cfg.schedule.name, cfg.schedule.warmup_fraction) == ("constant", 0.0)
+    assert cfg.trainer.grad_clip is None and cfg.trainer.patience == 40 and cfg.trainer.monitor == "val_loss"
+    assert cfg.data.batch_size == 128 and cfg.data.ordering == cfg.model.choice.entry.capabilities.order_dependent
+    model = create_model(cfg.model.name, num_classes=5, in_features=3, num_particles=32, **cfg.model.overrides)
+    assert sum(p.numel() for p in model.parameters()) > 0
+
+
+def test_salt_recipe_uses_the_reference_choices_and_overrides_still_win():
+    with resources.as_file(RECIPES / "salt_paper.yaml") as path:
+        cfg = build_config(config_file=path, data="jets.h5", overrides=["trainer.patience=7"])
+    assert cfg.model.name == "salt_ref" and cfg.trainer.patience == 7
