@@ -1,4 +1,4 @@
-"""Geometric message passing on a per-jet eta-phi grid, computed on occupied cells only.
+"""Geometric message passing on a per-jet eta-phi grid: occupied cells in eager mode, pairs or a dense grid in graphs.
 
 PHAT-JeT's geometric message passing bins each jet's particles on an eta-phi grid (cell 0.05, origin at
 the jet's smallest eta and phi), sums features per cell, runs a depthwise 2D convolution (kernel 8, "same"
