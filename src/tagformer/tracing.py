@@ -28,6 +28,11 @@ def is_tracing() -> bool:
     )
 
 
+def is_torchscript_tracing() -> bool:
+    """True under ``torch.jit.trace`` alone (which records one example's Python control flow, e.g. a grid size)."""
+    return bool(torch.jit.is_tracing())
+
+
 def is_plain_eager() -> bool:
     """Not tracing and no ``TorchDispatchMode`` active: the only state where eager-only kernels may run."""
     from torch.utils._python_dispatch import _get_current_dispatch_mode

@@ -90,6 +90,11 @@ def _sigint_blocked() -> Iterator[None]:
     if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
         yield
         return
+    # multiprocessing starts its resource tracker on the first spawn and UNBLOCKS SIGINT afterwards, which
+    # would let a Ctrl-C reach the workers started after it while their interpreters initialise: start it first
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
     old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield

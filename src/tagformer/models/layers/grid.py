@@ -40,7 +40,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from tagformer.tracing import is_tracing
+from tagformer.tracing import is_torchscript_tracing, is_tracing
 
 IMPLS = ("auto", "sparse", "pairs", "dense")
 
@@ -135,7 +135,7 @@ class GridMessagePassing(nn.Module):
         inside ``If`` branches: 10x slower there); when the pairs are chosen it runs on all-zero cells, a
         1 x 1 grid costing next to nothing, and its result is dropped.
         """
-        if torch.jit.is_tracing():  # TorchScript tracing would freeze the example's grid size
+        if is_torchscript_tracing():  # TorchScript tracing would freeze the example's grid size
             return self._pairs(x, cells, mask)
         use_pairs = pairs_are_smaller(cells, mask)
         pairs = torch.cond(  # before the dense grid: torch.export wants no unbacked grid size pending here
