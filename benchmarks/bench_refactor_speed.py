@@ -48,8 +48,9 @@ SHAPES = {"part": (16, 10), "phat": (3, 5)}
 
 
 def make_jets(batch: int, particles: int, features: int, min_real: int, seed: int) -> Any:
-    """pT-ordered jets around random axes, real particles first, padded slots zeroed (as in
-    benchmarks/bench_part_vs_weaver.py)."""
+    """pT-ordered jets around random axes, real particles first, padded slots zeroed: the same jets as
+    benchmarks/bench_part_vs_weaver.py's, written out again here because the "before" worker runs against
+    the pre-refactor tree and must not import today's code or that script (it needs today's modules)."""
     from tagformer.data.batch import JetBatch
 
     g = torch.Generator().manual_seed(seed)
