@@ -16,10 +16,6 @@ from tagformer.bench.inputs import synthetic_jets
 from tagformer.errors import TagformerError
 from tagformer.export.onnx import onnx_logits, onnx_session
 from tagformer.export.pipeline import INT8_NAME, ONNX_NAME, REPORT_NAME, export_run
-from tagformer.models import get_entry, list_models
-
-EXPORTABLE = [m for m in list_models() if get_entry(m).capabilities.onnx_exportable
-              and not get_entry(m).capabilities.requires]
 
 
 @pytest.fixture(scope="module")
@@ -95,13 +91,3 @@ def test_deploy_doc_snippet_runs(exported, capsys) -> None:
     printed = capsys.readouterr().out.strip().splitlines()[-1]
     probs = ast.literal_eval(printed)  # a dict of class -> probability
     assert list(probs) == ["g", "q", "w", "z", "t"] and sum(probs.values()) == pytest.approx(1.0, abs=0.01)
-
-
-@pytest.mark.slow  # one dynamo export per model (~5-15 s each on 2 shared cores); fast path: transformer above
-@pytest.mark.parametrize("name", [e for e in EXPORTABLE if e != "transformer"])
-def test_export_parity_every_exportable_model(make_run, name: str) -> None:
-    run = make_run(get_entry(name).smallest)
-    report = export_run(run, run.parent / "onnx", max_jets=12)
-    assert report["parity"]["jets"] == 12
-    assert report["parity"]["max_abs_logit_diff"] <= 1e-4, report["parity"]
-    assert report["parity"]["argmax_agreement"] == 1.0
