@@ -66,7 +66,7 @@ MAX_SEED = 2**32 - 1
 #: ``trainer.accelerator`` values (Lightning's names); availability is checked when training starts.
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 #: The sections of a run configuration; each must be a mapping.
-SECTIONS = ("data", "model", "optim", "schedule", "trainer")
+SECTIONS = ("data", "model", "optim", "schedule", "trainer")  # ``tasks`` is a list
 
 
 class _Strict(BaseModel):
@@ -125,6 +125,24 @@ class TrainerConfig(_Strict):
     deterministic: bool = True
     progress: bool = True
     threads: int | None = Field(None, ge=1)
+    #: ``torch.compile`` the training step: ``auto`` (the per-device default documented in docs/training.md),
+    #: ``true`` or ``false``. Compiled and eager agree within rounding.
+    compile: bool | Literal["auto"] = "auto"
+    #: batch size by epoch, ``{first_epoch: batch_size}`` (e.g. ``{0: 128, 5: 1024, 10: 4096}``); epochs before the
+    #: first key use ``data.batch_size``. None: ``data.batch_size`` throughout.
+    batch_schedule: dict[int, int] | None = None
+
+    @field_validator("batch_schedule")
+    @classmethod
+    def _schedule_positive(cls, value: dict[int, int] | None) -> dict[int, int] | None:
+        if value is None:
+            return value
+        if not value:
+            raise ValueError("must map at least one epoch to a batch size, e.g. {0: 128, 10: 1024}")
+        for epoch, size in value.items():
+            if epoch < 0 or size < 1:
+                raise ValueError(f"epochs must be >= 0 and batch sizes >= 1, got {epoch}: {size}")
+        return dict(sorted(value.items()))
 
     @field_validator("accelerator")
     @classmethod
@@ -144,6 +162,32 @@ class TrainerConfig(_Strict):
         return value
 
 
+#: What a task of each kind reads by default.
+DEFAULT_TARGET = {"classification": "labels", "regression": "mass"}
+
+
+class TaskConfig(_Strict):
+    """One task of the run (``tasks:`` list). ``name`` names the head (default: the kind); ``target`` is
+    ``labels`` or a named per-jet target of the data (default: ``mass`` for regression); ``weight`` is the
+    task's factor in the total loss; ``loss``, ``log_target`` and ``hidden`` apply to regression."""
+
+    kind: Literal["classification", "regression"] = "classification"
+    name: str | None = None
+    target: str | None = None
+    weight: float = Field(1.0, ge=0)
+    loss: Literal["huber", "l1", "mse"] = "huber"
+    log_target: bool = False
+    hidden: int = Field(0, ge=0)
+
+    @property
+    def head_name(self) -> str:
+        return self.name or self.kind
+
+    @property
+    def target_name(self) -> str:
+        return self.target or DEFAULT_TARGET[self.kind]
+
+
 class RunConfig(_Strict):
     """Everything one training run needs; saved as ``config.yaml`` in the run directory."""
 
@@ -153,11 +197,28 @@ class RunConfig(_Strict):
     optim: OptimConfig = OptimConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     trainer: TrainerConfig = TrainerConfig()
+    tasks: list[TaskConfig] = Field(default_factory=lambda: [TaskConfig()])
 
     @model_validator(mode="after")
     def _data_seed_in_range(self) -> RunConfig:
         if not 0 <= self.data.seed <= MAX_SEED:
             raise ValueError(f"data.seed must be in [0, {MAX_SEED}], got {self.data.seed}")
+        return self
+
+    @model_validator(mode="after")
+    def _tasks_consistent(self) -> RunConfig:
+        """At least one task, unique head names, and every regression target read from the data."""
+        if not self.tasks:
+            raise ValueError("tasks is empty; give at least one task (e.g. tasks: [{kind: classification}])")
+        names = [t.head_name for t in self.tasks]
+        if len(set(names)) != len(names):
+            raise ValueError(f"task head names must be unique, got {names}; set tasks[i].name")
+        for name in names:
+            if not name.isidentifier():
+                raise ValueError(f"task name {name!r} must be an identifier (it names a head)")
+        for task in self.tasks:
+            if task.target_name != "labels" and task.target_name not in self.data.targets:
+                self.data.targets.append(task.target_name)
         return self
 
     def to_dict(self) -> dict[str, Any]:

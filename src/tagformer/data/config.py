@@ -26,3 +26,6 @@ class DataConfig(pydantic.BaseModel):
     test_fraction: float = 0.1
     seed: int = 0
     max_jets: int | None = pydantic.Field(None, gt=0)
+    #: named per-jet targets to read besides the labels (e.g. ``["mass"]`` for a regression task); the run's
+    #: tasks add theirs automatically. A name the file does not have is an error that lists the available ones.
+    targets: list[str] = pydantic.Field(default_factory=list)
