@@ -9,6 +9,9 @@ The training module sums the tasks' weighted losses; it knows no loss of its own
 from __future__ import annotations
 
 from tagformer.tasks.base import Task, build_heads, weighted_mean
+from tagformer.tasks.build import attach_heads, bind_heads, build_tasks, fit_target_stats, gather_targets, target_names
 from tagformer.tasks.classification import ClassificationTask
+from tagformer.tasks.regression import RegressionTask
 
-__all__ = ["ClassificationTask", "Task", "build_heads", "weighted_mean"]
+__all__ = ["ClassificationTask", "RegressionTask", "Task", "attach_heads", "bind_heads", "build_heads", "build_tasks",
+           "fit_target_stats", "gather_targets", "target_names", "weighted_mean"]
