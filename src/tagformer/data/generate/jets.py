@@ -100,8 +100,7 @@ def observables(constituents: ak.Array, jet_p4: np.ndarray, radius: float, beta:
     out[:, 0], out[:, 1], out[:, 2] = kin.pt(jet_p4), kin.eta(jet_p4), kin.phi(jet_p4)
     out[:, 3] = kin.mass(jet_p4)
     seq = fastjet.ClusterSequence(constituents, _jet_definition("cambridge", _RECLUSTER_R))
-    sd = seq.exclusive_jets_softdrop_grooming(njets=1, beta=beta, symmetry_cut=zcut, R0=radius)
-    out[:, 4] = ak.to_numpy(sd.msoftdrop)
+    out[:, 4] = _softdrop(seq, radius, beta, zcut)
     tau = ak.to_numpy(seq.njettiness(njets=[1, 2, 3], beta=1.0, R0=radius))
     out[:, 5:8] = np.nan_to_num(tau, nan=0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -109,3 +108,18 @@ def observables(constituents: ak.Array, jet_p4: np.ndarray, radius: float, beta:
         out[:, 9] = np.where(out[:, 6] > 0, out[:, 7] / out[:, 6], 0.0)
     out[:, 10] = ak.to_numpy(ak.num(constituents, axis=1))
     return out
+
+
+def _softdrop(seq, radius: float, beta: float, zcut: float) -> np.ndarray:
+    sd = seq.exclusive_jets_softdrop_grooming(njets=1, beta=beta, symmetry_cut=zcut, R0=radius)
+    return ak.to_numpy(sd.msoftdrop).astype(np.float64)
+
+
+def softdrop_mass(constituents: ak.Array, radius: float, beta: float = 0.0, zcut: float = 0.1) -> np.ndarray:
+    """Soft-drop mass (n,) of a flat (jets, constituents) array, exactly as ``j_mass_mmdt`` is computed."""
+    import fastjet
+
+    if len(constituents) == 0:
+        return np.zeros(0)
+    seq = fastjet.ClusterSequence(constituents, _jet_definition("cambridge", _RECLUSTER_R))
+    return _softdrop(seq, radius, beta, zcut)

@@ -13,9 +13,9 @@ _COPIES = 2
 
 def merge_bytes(config: GenerateConfig, n_jets: int) -> int:
     """Peak memory of merging ``n_jets`` jets of this run (arrays plus the file image)."""
-    from tagformer.data.generate.writer import JET_FEATURE_NAMES
+    from tagformer.data.generate.writer import JET_FEATURE_NAMES, TARGET_NAMES
 
-    per_jet = (config.n_constituents * 16 + len(JET_FEATURE_NAMES)) * _ITEM
+    per_jet = (config.n_constituents * 16 + len(JET_FEATURE_NAMES) + len(TARGET_NAMES)) * _ITEM
     return _COPIES * n_jets * per_jet
 
 

@@ -13,7 +13,7 @@ from tagformer.data.generate.memory import check_merge_memory
 from tagformer.data.generate.parts import config_from_settings, parts_dir, remove_run_files, shard_path, write_error
 from tagformer.data.generate.runner import check_output
 from tagformer.data.generate.shard import ShardSpec, plan_shards
-from tagformer.data.generate.writer import JET_FEATURE_NAMES, metadata_attrs, read_shard, write_arrays
+from tagformer.data.generate.writer import JET_FEATURE_NAMES, TARGET_NAMES, metadata_attrs, read_shard, write_arrays
 from tagformer.errors import DataError
 
 
@@ -88,7 +88,7 @@ def _merge(config: GenerateConfig, parts: Path, keep_parts: bool, command: str, 
     n_jets = sum(s.count for s in shards)
     check_merge_memory(config, n_jets)
     try:
-        constituents, jets, events = _assemble(config, parts, shards, n_jets)
+        constituents, jets, targets, events = _assemble(config, parts, shards, n_jets)
     except MemoryError:
         raise DataError(f"out of memory while merging {n_jets:,} jets from {parts}; the shards are kept") from None
     settings = config.physics_settings()
@@ -97,7 +97,7 @@ def _merge(config: GenerateConfig, parts: Path, keep_parts: bool, command: str, 
     meta = metadata_attrs(settings, config.seed, command, len(shards), events)
     meta["partial"] = partial
     try:
-        write_arrays(output, constituents, jets, {}, meta)
+        write_arrays(output, constituents, jets, {}, meta, targets=targets)
     except OSError as exc:
         raise write_error(output, exc, parts) from None
     if not keep_parts:
@@ -106,10 +106,11 @@ def _merge(config: GenerateConfig, parts: Path, keep_parts: bool, command: str, 
 
 
 def _assemble(config: GenerateConfig, parts: Path, shards: list[ShardSpec],
-              n_jets: int) -> tuple[np.ndarray, np.ndarray, int]:
+              n_jets: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """The merged arrays, shuffled by the run's permutation, filled shard by shard (one shard in memory)."""
     constituents = np.empty((n_jets, config.n_constituents, 16), np.float32)
     jets = np.empty((n_jets, len(JET_FEATURE_NAMES)), np.float32)
+    targets = np.empty((n_jets, len(TARGET_NAMES)), np.float32)
     if config.shuffle:
         order = np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(99,))).permutation(n_jets)
         destination = np.empty(n_jets, np.int64)
@@ -119,12 +120,12 @@ def _assemble(config: GenerateConfig, parts: Path, shards: list[ShardSpec],
     fingerprint, start, events = config.fingerprint(), 0, 0
     for spec in shards:
         path = shard_path(parts, spec)
-        c, j = read_shard(path, fingerprint, spec.count)
+        c, j, t = read_shard(path, fingerprint, spec.count)
         rows = destination[start:start + spec.count]
-        constituents[rows], jets[rows] = c, j
+        constituents[rows], jets[rows], targets[rows] = c, j, t
         start += spec.count
         events += _events(path)
-    return constituents, jets, events
+    return constituents, jets, targets, events
 
 
 def _events(path: Path) -> int:

@@ -130,7 +130,7 @@ def _run_one(config: GenerateConfig, parts: str, spec: ShardSpec, progress=None)
              "count": spec.count, "events": result.events}
     path = shard_path(Path(parts), spec)
     try:
-        write_arrays(path, result.constituents, result.jets, attrs)
+        write_arrays(path, result.constituents, result.jets, attrs, targets=result.targets)
     except OSError as exc:
         raise write_error(path, exc, Path(parts)) from None
     result.timings["io"] = time.perf_counter() - t0

@@ -1,4 +1,5 @@
-"""Generate the jets of one shard: Pythia batches → detector → clustering → truth matching → features."""
+"""Generate the jets of one shard: Pythia batches → detector → clustering → truth matching (and the truth
+targets of matched jets, see ``genjets.py``) → features."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ from tagformer import kinematics as kin
 from tagformer.data.generate import detector as det
 from tagformer.data.generate.config import ALL_CLASSES, GenerateConfig
 from tagformer.data.generate.features import constituent_features, padded_p4
-from tagformer.data.generate.jets import cluster, observables
+from tagformer.data.generate.genjets import TARGET_NAMES, particle_level_jets
+from tagformer.data.generate.jets import OBSERVABLE_NAMES, cluster, observables
 from tagformer.data.generate.pythia import make_pythia, shard_seeds, silence_fastjet_banner
 from tagformer.data.generate.record import EventRecord
-from tagformer.data.generate.truth import match_jets, truth_objects
+from tagformer.data.generate.truth import TruthObjects, match_jets, parent_mass, truth_objects
 from tagformer.errors import ConfigError
 
 #: A shard with no matched jet after this many events stops (the cuts do not fit the process).
@@ -41,10 +43,11 @@ class ShardSpec:
 
 @dataclass
 class ShardResult:
-    """Arrays of one shard plus timing of its stages (seconds)."""
+    """Arrays of one shard (``targets``: (n, len(TARGET_NAMES)) float32) plus timing of its stages (seconds)."""
 
     constituents: np.ndarray
     jets: np.ndarray
+    targets: np.ndarray
     events: int = 0
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -99,8 +102,9 @@ def generate_shard(config: GenerateConfig, spec: ShardSpec,
     rng = np.random.default_rng(np_seed)
     t0 = time.perf_counter()
     py = make_pythia(config, spec.label, pythia_seed)
-    timings = {"pythia": time.perf_counter() - t0, "detector": 0.0, "clustering": 0.0, "matching": 0.0}
-    kept_jets, kept_cons = [], []
+    timings = {"pythia": time.perf_counter() - t0, "detector": 0.0, "clustering": 0.0, "matching": 0.0,
+               "truth": 0.0}
+    kept_jets, kept_cons, kept_truth = [], [], []
     n_jets = n_events = 0
     while n_jets < spec.count:
         n_batch = _next_batch_size(config, spec.count - n_jets, n_jets, n_events)
@@ -118,16 +122,20 @@ def generate_shard(config: GenerateConfig, spec: ShardSpec,
         jet_p4, jet_event, cons = cluster(parts, config.jet_algorithm, config.jet_r, config.jet_pt_min,
                                           config.eta_max, config.max_jets_per_event)
         t3 = time.perf_counter()
-        matched = match_jets(jet_event, kin.eta(jet_p4), kin.phi(jet_p4), truth_objects(rec, spec.label),
-                             config.jet_r)
-        new_jets, new_cons = jet_p4[matched], cons[matched]
+        truth = truth_objects(rec, spec.label)
+        matched = match_jets(jet_event, kin.eta(jet_p4), kin.phi(jet_p4), truth, config.jet_r)
+        new_jets, new_cons, new_event = jet_p4[matched], cons[matched], jet_event[matched]
         t4 = time.perf_counter()
+        n_events += rec.n_events
+        take = min(len(new_jets), spec.count - n_jets)
+        if take:
+            kept_truth.append(_truth_targets(config, p4, pid, event, truth, new_event[:take], new_jets[:take]))
+        t5 = time.perf_counter()
         timings["pythia"] += t1 - t0
         timings["detector"] += t2 - t1
         timings["clustering"] += t3 - t2
         timings["matching"] += t4 - t3
-        n_events += rec.n_events
-        take = min(len(new_jets), spec.count - n_jets)
+        timings["truth"] += t5 - t4
         if n_jets + take < spec.count:
             _check_efficiency(config, spec, n_jets + take, n_events)
         if take:
@@ -144,6 +152,21 @@ def generate_shard(config: GenerateConfig, spec: ShardSpec,
     labels = np.zeros((spec.count, len(ALL_CLASSES)), np.float64)
     labels[:, ALL_CLASSES.index(spec.label)] = 1.0
     table = np.concatenate([obs, labels], axis=1).astype(np.float32)
+    targets = np.concatenate(kept_truth)
+    if config.detector == "none":  # the reconstructed jet is the particle-level jet
+        targets[:, 1:] = obs[:, [OBSERVABLE_NAMES.index(c) for c in ("j_mass", "j_mass_mmdt", "j_pt")]]
     timings["features"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_start
-    return ShardResult(constituents=feats, jets=table, events=n_events, timings=timings)
+    return ShardResult(constituents=feats, jets=table, targets=targets.astype(np.float32), events=n_events,
+                       timings=timings)
+
+
+def _truth_targets(config: GenerateConfig, p4: np.ndarray, pid: np.ndarray, event: np.ndarray, truth: TruthObjects,
+                   jet_event: np.ndarray, jet_p4: np.ndarray) -> np.ndarray:
+    """(n, len(TARGET_NAMES)) regression targets of matched jets (see ``genjets.py``)."""
+    out = np.full((len(jet_event), len(TARGET_NAMES)), np.nan)
+    out[:, 0] = parent_mass(jet_event, kin.eta(jet_p4), kin.phi(jet_p4), truth, config.jet_r)
+    if config.detector != "none":  # else filled from the observables at the end
+        out[:, 1:] = particle_level_jets(p4, pid, event, jet_event, jet_p4, config.jet_algorithm, config.jet_r,
+                                         config.jet_pt_min, config.softdrop_beta, config.softdrop_zcut)
+    return out

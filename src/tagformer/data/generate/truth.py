@@ -9,6 +9,10 @@
 
 Jets that do not match are dropped by the caller, never relabelled. Everything is numpy over the flat
 event record of a whole batch.
+
+Each truth object also carries its mass: for W, Z and t the invariant mass of the last copy's
+four-momentum in the event record (so it follows the generated Breit-Wigner line shape, not the pole
+mass); NaN for q and g. :func:`parent_mass` gives, per matched jet, the mass of its object.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ _MAX_COPIES = 500
 
 @dataclass(frozen=True)
 class TruthObjects:
-    """Flat truth objects: event index, direction, class flavour flag, decay-quark directions (n, k)."""
+    """Flat truth objects: event index, direction, class flavour flag, decay-quark directions (n, k), mass
+    (GeV; NaN for q and g)."""
 
     event: np.ndarray
     eta: np.ndarray
@@ -37,6 +42,7 @@ class TruthObjects:
     ok: np.ndarray
     qeta: np.ndarray
     qphi: np.ndarray
+    mass: np.ndarray
 
 
 def _last_copy(rec: EventRecord, idx: np.ndarray) -> np.ndarray:
@@ -72,13 +78,13 @@ def truth_objects(rec: EventRecord, label: str) -> TruthObjects:
             quarks = np.stack([a, b], axis=1)
         eta, phi = _direction(rec.p4[res])
         qeta, qphi = _direction(rec.p4[quarks])
-        return TruthObjects(rec.event[res], eta, phi, np.ones(len(res), bool), qeta, qphi)
+        return TruthObjects(rec.event[res], eta, phi, np.ones(len(res), bool), qeta, qphi, kin.mass(rec.p4[res]))
     hard = np.flatnonzero(rec.status == -23)
     pid = np.abs(rec.id[hard])
     ok = pid == 21 if label == "g" else np.isin(pid, LIGHT_QUARKS)
     eta, phi = _direction(rec.p4[hard])
     empty = np.zeros((len(hard), 0))
-    return TruthObjects(rec.event[hard], eta, phi, ok, empty, empty)
+    return TruthObjects(rec.event[hard], eta, phi, ok, empty, empty, np.full(len(hard), np.nan))
 
 
 def match_jets(jet_event: np.ndarray, jet_eta: np.ndarray, jet_phi: np.ndarray, truth: TruthObjects,
@@ -103,3 +109,20 @@ def match_jets(jet_event: np.ndarray, jet_eta: np.ndarray, jet_phi: np.ndarray, 
     good[jj[close & truth.ok[tt] & contained]] = True
     bad[jj[close & ~truth.ok[tt]]] = True
     return good & ~bad
+
+
+def parent_mass(jet_event: np.ndarray, jet_eta: np.ndarray, jet_phi: np.ndarray, truth: TruthObjects,
+                radius: float) -> np.ndarray:
+    """Mass (GeV) of the truth object of its class nearest to each jet within ΔR < R; NaN where none
+    (and for q and g, whose objects carry no mass)."""
+    out = np.full(len(jet_event), np.nan)
+    jj, tt = np.nonzero(jet_event[:, None] == truth.event[None, :])
+    dr = kin.delta_r(jet_eta[jj], jet_phi[jj], truth.eta[tt], truth.phi[tt])
+    near = (dr < radius) & truth.ok[tt]
+    jj, tt, dr = jj[near], tt[near], dr[near]
+    order = np.lexsort((dr, jj))  # per jet, nearest first
+    jj, tt = jj[order], tt[order]
+    first = np.ones(len(jj), bool)
+    first[1:] = jj[1:] != jj[:-1]
+    out[jj[first]] = truth.mass[tt[first]]
+    return out

@@ -10,6 +10,9 @@ Layout of a generated file (and of each shard):
 - ``jetConstituentList`` (N, P, 16) float32: pT-ordered, zero-padded constituents, see ``features.py``;
 - ``jets`` (N, J) float32: observables (see ``jets.py``) then one-hot ``j_g, j_q, j_w, j_z, j_t``;
 - ``jetFeatureNames`` (J,) and ``particleFeatureNames`` (16,) byte strings, as in the hls4ml files;
+- ``jetTargets`` (N, 4) float32 and ``jetTargetNames`` (4,) byte strings: per-jet regression targets
+  ``parent_mass, gen_mass, gen_sdmass, gen_pt`` (see ``genjets.py``; NaN where undefined). Separate datasets,
+  so tools that know only the hls4ml layout read the files unchanged;
 - ``metadata`` group (final files): attributes ``settings`` (JSON of every setting), ``seed``,
   ``versions`` (JSON), ``command``, ``shards``, ``events_generated``.
 """
@@ -27,6 +30,7 @@ import numpy as np
 from tagformer.atomic import atomic_path
 from tagformer.data.generate.config import ALL_CLASSES
 from tagformer.data.generate.features import PARTICLE_FEATURE_NAMES
+from tagformer.data.generate.genjets import TARGET_NAMES
 from tagformer.data.generate.jets import OBSERVABLE_NAMES
 from tagformer.errors import DataError
 
@@ -38,11 +42,14 @@ def _names(names: tuple[str, ...]) -> np.ndarray:
 
 
 def write_arrays(path: Path, constituents: np.ndarray, jets: np.ndarray, attrs: dict[str, object],
-                 metadata: dict[str, object] | None = None, chunk_jets: int = 1000) -> None:
+                 metadata: dict[str, object] | None = None, chunk_jets: int = 1000,
+                 targets: np.ndarray | None = None) -> None:
     """Write one file atomically: a hidden temporary beside ``path`` is renamed over it at the end.
 
     Parameters
     ----------
+    targets
+        (N, len(TARGET_NAMES)) per-jet regression targets, written as ``jetTargets`` (None: not written).
     attrs
         Root attributes (shards carry their fingerprint and shard identity here).
     metadata
@@ -62,6 +69,9 @@ def write_arrays(path: Path, constituents: np.ndarray, jets: np.ndarray, attrs: 
         f.create_dataset("jets", data=jets, track_times=False)
         f.create_dataset("jetFeatureNames", data=_names(JET_FEATURE_NAMES), track_times=False)
         f.create_dataset("particleFeatureNames", data=_names(PARTICLE_FEATURE_NAMES), track_times=False)
+        if targets is not None:
+            f.create_dataset("jetTargets", data=np.asarray(targets, np.float32), track_times=False)
+            f.create_dataset("jetTargetNames", data=_names(TARGET_NAMES), track_times=False)
         for key, value in attrs.items():
             f.attrs[key] = value
         if metadata is not None:
@@ -105,8 +115,10 @@ def _shard_error(path: Path, problem: str) -> DataError:
     return DataError(f"shard {path} {problem}; delete it and rerun the same command to regenerate it")
 
 
-def read_shard(path: Path, fingerprint: str, count: int, load: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Arrays of a finished shard, checked against the run's settings and expected jet count.
+def read_shard(path: Path, fingerprint: str, count: int,
+               load: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Arrays (constituents, jets, targets) of a finished shard, checked against the run's settings and
+    expected jet count.
 
     Parameters
     ----------
@@ -124,17 +136,23 @@ def read_shard(path: Path, fingerprint: str, count: int, load: bool = True) -> t
         with h5py.File(path, "r") as f:
             if f.attrs.get("fingerprint") != fingerprint:
                 raise _shard_error(path, "was generated with different settings")
-            cons_ds, jets_ds = f["jetConstituentList"], f["jets"]
+            if "jetTargets" not in f:
+                raise _shard_error(path, "was made by an older tagformer, without the truth targets (jetTargets)")
+            cons_ds, jets_ds, targets_ds = f["jetConstituentList"], f["jets"], f["jetTargets"]
             shapes = (cons_ds.shape[0], jets_ds.shape[0], jets_ds.shape[1])
+            target_shape = targets_ds.shape
             cons = cons_ds[...] if load else np.zeros(0)
             jets = jets_ds[...] if load else np.zeros(0)
+            targets = targets_ds[...] if load else np.zeros(0)
     except DataError:
         raise
     except (OSError, KeyError, ValueError) as exc:
         raise _shard_error(path, f"is corrupt or unreadable ({exc})") from None
     if shapes != (count, count, len(JET_FEATURE_NAMES)):
         raise _shard_error(path, f"holds {shapes[0]} jets with {shapes[2]} columns instead of {count} jets")
-    return cons, jets
+    if target_shape != (count, len(TARGET_NAMES)):
+        raise _shard_error(path, f"holds targets of shape {target_shape} instead of ({count}, {len(TARGET_NAMES)})")
+    return cons, jets, targets
 
 
 def check_shard(path: Path, fingerprint: str, count: int) -> None:
