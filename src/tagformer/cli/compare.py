@@ -13,7 +13,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Tabulate evaluated runs (markdown on stdout; CSV with --csv). Runs of the same preset, "
         "overrides and N evaluated on the same split of the same dataset are grouped and shown as mean ± std "
         "over seeds; the last column names what they were evaluated on (runs evaluated on different data "
-        "stay in separate rows, with a warning). A RUN may also be a directory holding run directories.",
+        "stay in separate rows, with a warning). Runs with a mass-regression head add columns: class-averaged "
+        "median response and resolution of the regressed and of the reco soft-drop mass, and the background "
+        "sculpting JSD after the tagger cuts (docs/metrics.md). A RUN may also be a directory holding run "
+        "directories.",
     )
     p.add_argument("runs", nargs="+", metavar="RUN", help="run directories (or parents of run directories)")
     p.add_argument("--csv", help="write the table as CSV to this file (an existing file is replaced only if an "

@@ -34,7 +34,7 @@ def _load(run: Path) -> dict[str, Any]:
         raise TagformerError(f"run {run} has not been evaluated: run `tagformer evaluate {run}` first")
     summary = read_json(paths.summary, "training summary")
     metrics = read_json(paths.metrics, "evaluation metrics")
-    if not isinstance(metrics.get("accuracy"), (int, float)):
+    if not isinstance(metrics.get("accuracy"), (int, float)) and not metrics.get("regression"):
         raise DataError(f"{paths.metrics} holds no evaluation (no accuracy): rerun `tagformer evaluate {run}`")
     return {"summary": summary, "metrics": metrics, "run": run, "mtime": paths.summary.stat().st_mtime,
             "evaluated_on": evaluation_label(metrics)}
@@ -56,6 +56,31 @@ def _primary_rejection(metrics: dict[str, Any]) -> tuple[str, float | None]:
     eff = next(iter(next(iter(rej.values()))))
     vals = [v.get(eff) for v in rej.values()]
     return f"R{eff}_avg", (float(np.mean(vals)) if all(v is not None for v in vals) else None)
+
+
+#: Regression columns (row key, key of a regression report's ``summary``), present only when a run has them.
+REGRESSION_COLUMNS = (("mass_response", "response"), ("mass_resolution", "resolution"),
+                      ("sd_response", "sd_response"), ("sd_resolution", "sd_resolution"),
+                      ("mass_jsd", "jsd"), ("sd_jsd", "sd_jsd"))
+
+
+def _regression_summary(metrics: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """(head, summary) of the run's first regression head; (None, {}) for a classification-only run."""
+    reports = metrics.get("regression") or {}
+    if not reports:
+        return None, {}
+    head, report = next(iter(reports.items()))
+    return head, dict(report.get("summary") or {})
+
+
+def _regression_columns(row: dict[str, Any], members: list[dict[str, Any]]) -> None:
+    """Add the regression columns (mean and std over seeds) to ``row`` when its runs have a regression head."""
+    heads = [_regression_summary(m["metrics"]) for m in members]
+    if all(head is None for head, _ in heads):
+        return
+    row["regression_head"] = next(head for head, _ in heads if head is not None)
+    for column, key in REGRESSION_COLUMNS:
+        row[column], row[f"{column}_std"] = _stats([s.get(key) for _, s in heads])
 
 
 def _stats(values: list[float | None]) -> tuple[float | None, float | None]:
@@ -111,6 +136,7 @@ def compare_runs(runs: list[str | Path], warn: Callable[[str], None] | None = No
         for signal, by_eff in (members[0]["metrics"].get("rejection") or {}).items():
             eff = next(iter(by_eff))
             row[f"R{eff}_{signal}"], _ = _stats([m["metrics"]["rejection"].get(signal, {}).get(eff) for m in members])
+        _regression_columns(row, members)
         row["epochs"], _ = _stats([m["summary"].get("epochs_completed") for m in members])
         row["split"] = members[0]["metrics"].get("split")
         row["evaluated_on"] = evaluated
@@ -130,16 +156,31 @@ def _fmt(value: Any, std: Any = None, digits: int = 4) -> str:
     return str(value)
 
 
+#: Markdown headers of the regression columns (class-averaged response median and resolution of the regressed
+#: and the reco soft-drop mass; background-sculpting JSD averaged over the signal cuts).
+REGRESSION_HEADERS = (("mass_response", "mass response"), ("mass_resolution", "mass resolution"),
+                      ("sd_resolution", "SD resolution"), ("mass_jsd", "JSD (mass)"), ("sd_jsd", "JSD (SD)"))
+
+
 def to_markdown(rows: list[dict[str, Any]]) -> str:
-    """A markdown table (metrics as mean ± std over seeds; the last column says what they were measured on)."""
+    """A markdown table (metrics as mean ± std over seeds; the last column says what they were measured on).
+
+    When any row has a regression head, the regression columns (:data:`REGRESSION_HEADERS`) come before the
+    last column; a classification-only table is unchanged."""
     label = rows[0]["rejection_label"] if rows else "R_avg"
-    head = ["model", "N", "seeds", "params", "FLOPs/jet", "accuracy", "AUC (macro)", label, "evaluated on"]
+    regression = any("regression_head" in r for r in rows)
+    head = ["model", "N", "seeds", "params", "FLOPs/jet", "accuracy", "AUC (macro)", label]
+    head += [h for _, h in REGRESSION_HEADERS] if regression else []
+    head.append("evaluated on")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         flops = f"{r['flops_per_jet'] / 1e6:.3f}M" if r.get("flops_per_jet") else "-"
         cells = [r["name"], str(r["num_particles"]), str(r["seeds"]), f"{r['params']:,}" if r["params"] else "-",
                  flops, _fmt(r["accuracy"], r["accuracy_std"]), _fmt(r["auc_macro"], r["auc_macro_std"]),
-                 _fmt(r["rejection"], r["rejection_std"], 2), str(r.get("evaluated_on") or "?")]
+                 _fmt(r["rejection"], r["rejection_std"], 2)]
+        if regression:
+            cells += [_fmt(r.get(key), r.get(f"{key}_std"), 3) for key, _ in REGRESSION_HEADERS]
+        cells.append(str(r.get("evaluated_on") or "?"))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
