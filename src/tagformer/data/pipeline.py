@@ -2,10 +2,16 @@
 
 Truncation keeps the N highest-pT particles of each jet (the jet axis uses all of them); the ordering is
 then applied to the kept particles. What truncation drops is counted in :class:`TruncationStats`.
+
+Requested per-jet targets (``prepare(..., targets=names)``) go to ``Prepared.targets`` as (n,) float32; jets
+whose requested target is NaN are dropped first and counted (``jets_dropped_nan_target``); a split every
+jet of which is dropped is an error (:func:`concat_prepared`).
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,6 +19,7 @@ import numpy as np
 from tagformer import kinematics as kin
 from tagformer.data.features import check_available, compute_features, relative_coordinates, used_extras
 from tagformer.data.formats.base import JetArrays
+from tagformer.data.formats.targets import all_dropped_error, drop_nan_targets, select_targets
 from tagformer.data.orderings import check_ordering, gather, order_indices
 
 
@@ -26,6 +33,7 @@ class TruncationStats:
     particles_dropped: int = 0
     pt: float = 0.0
     pt_dropped: float = 0.0
+    jets_dropped_nan_target: int = 0
 
     @property
     def particle_fraction_dropped(self) -> float:
@@ -38,13 +46,14 @@ class TruncationStats:
     def add(self, other: TruncationStats) -> TruncationStats:
         return TruncationStats(*(getattr(self, k) + getattr(other, k) for k in
                                  ("jets", "jets_truncated", "particles", "particles_dropped", "pt",
-                                  "pt_dropped")))
+                                  "pt_dropped", "jets_dropped_nan_target")))
 
     def as_dict(self) -> dict[str, float]:
         return {"jets": self.jets, "jets_truncated": self.jets_truncated, "particles": self.particles,
                 "particles_dropped": self.particles_dropped,
                 "particle_fraction_dropped": self.particle_fraction_dropped,
-                "pt_fraction_dropped": self.pt_fraction_dropped}
+                "pt_fraction_dropped": self.pt_fraction_dropped,
+                "jets_dropped_nan_target": self.jets_dropped_nan_target}
 
 
 @dataclass
@@ -82,17 +91,26 @@ def _pad_to(a: np.ndarray, n: int) -> np.ndarray:
 
 
 def prepare(arrays: JetArrays, feature_set: str, num_particles: int, ordering: str,
-            rng: np.random.Generator | None = None) -> Prepared:
+            rng: np.random.Generator | None = None, targets: Sequence[str] = ()) -> Prepared:
     """Truncate/pad to ``num_particles``, order, and compute ``feature_set``.
+
+    Parameters
+    ----------
+    targets
+        Names of per-jet targets to carry (``Prepared.targets``); jets with a NaN among them are dropped
+        and counted in ``stats.jets_dropped_nan_target``. Empty: ``Prepared.targets`` is None.
 
     Raises
     ------
     DataError
-        If the dataset cannot provide ``feature_set`` or the ordering is unknown.
+        If the dataset cannot provide ``feature_set`` or a target, or the ordering is unknown.
     """
     source = arrays.sources[0] if arrays.sources else arrays.format
     check_available(feature_set, arrays.extras, arrays.format, source)
     check_ordering(ordering)
+    names = list(dict.fromkeys(targets))
+    arrays, n_nan = drop_nan_targets(arrays, names)
+    chosen = select_targets(arrays, names, source) if names else None
     mask = arrays.mask
     p4 = np.where(mask[..., None], arrays.p4, 0.0).astype(np.float32)
     jet_p4 = p4.sum(axis=1, dtype=np.float64)
@@ -106,7 +124,8 @@ def prepare(arrays: JetArrays, feature_set: str, num_particles: int, ordering: s
     stats = TruncationStats(
         jets=len(arrays), jets_truncated=int((n_real > num_particles).sum()),
         particles=int(n_real.sum()), particles_dropped=int(n_real.sum() - kept_mask.sum()),
-        pt=float(np.where(mask, pt, 0.0).sum()), pt_dropped=float(np.where(mask, pt, 0.0).sum() - kept_pt.sum()))
+        pt=float(np.where(mask, pt, 0.0).sum()), pt_dropped=float(np.where(mask, pt, 0.0).sum() - kept_pt.sum()),
+        jets_dropped_nan_target=n_nan)
     p4, mask = gather(p4, keep), kept_mask
     extras = {k: gather(arrays.extras[k], keep) for k in used_extras(feature_set, arrays.extras)}
     if ordering != "pt":
@@ -117,11 +136,32 @@ def prepare(arrays: JetArrays, feature_set: str, num_particles: int, ordering: s
     features = compute_features(feature_set, p4, mask, jet_p4, extras)
     p4 = np.where(mask[..., None], p4, 0.0).astype(np.float32)
     return Prepared(features=_pad_to(features, num_particles), p4=_pad_to(p4, num_particles),
-                    mask=_pad_to(mask, num_particles), labels=arrays.labels, jet=arrays.jet, stats=stats)
+                    mask=_pad_to(mask, num_particles), labels=arrays.labels, jet=arrays.jet, stats=stats,
+                    targets=chosen)
+
+
+def report_nan_drops(split: str, stats: TruncationStats) -> str | None:
+    """Log (warning) and return the line saying how many jets of ``split`` NaN targets dropped; None if none."""
+    if not stats.jets_dropped_nan_target:
+        return None
+    total = stats.jets + stats.jets_dropped_nan_target
+    line = (f"{split}: dropped {stats.jets_dropped_nan_target} of {total} jets whose requested target is NaN "
+            f"(kept {stats.jets})")
+    logging.getLogger(__name__).warning(line)
+    return line
 
 
 def concat_prepared(parts: list[Prepared]) -> Prepared:
-    """Concatenate prepared chunks (all padded to the same N)."""
+    """Concatenate prepared chunks (all padded to the same N).
+
+    Raises
+    ------
+    DataError
+        If NaN targets dropped every jet of the chunks (the whole split when called on a split's chunks).
+    """
+    dropped = sum(p.stats.jets_dropped_nan_target for p in parts)
+    if dropped and not sum(map(len, parts)):
+        raise all_dropped_error(sorted(parts[0].targets or {}), dropped, "the data")
     if len(parts) == 1:
         return parts[0]
     stats = TruncationStats()

@@ -31,6 +31,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 from tagformer.data.collate import LoaderJetBatch, batch_from_numpy
 from tagformer.data.formats import FILE_SHIFT, get_reader, iter_chunks
 from tagformer.data.formats.base import JetArrays
+from tagformer.data.formats.targets import all_dropped_error
 from tagformer.data.normalise import Normaliser
 from tagformer.data.pipeline import Prepared, concat_prepared, prepare
 from tagformer.data.splits import SPLIT_IDS, jet_split
@@ -55,6 +56,7 @@ class StreamSpec:
     fractions: dict[str, float] = field(default_factory=dict)
     max_jets: int | None = None
     num_workers: int = 0  # the loader's workers (the length of an epoch counts their batches)
+    targets: list[str] = field(default_factory=list)  # per-jet targets to carry (jets with a NaN one dropped)
 
 
 def work_units(files: list[str], format: str, chunk_size: int) -> list[tuple[int, int, int]]:
@@ -161,8 +163,10 @@ class StreamingJetDataset(IterableDataset):
             if cap is not None:
                 chunk = chunk.select(slice(0, cap - seen))
             seen += len(chunk)
-            buffer.append(prepare(chunk, spec.feature_set, spec.num_particles, spec.ordering, rng))
-            held += len(chunk)
+            prepared = prepare(chunk, spec.feature_set, spec.num_particles, spec.ordering, rng, spec.targets)
+            if len(prepared):
+                buffer.append(prepared)
+            held += len(prepared)
             if not spec.shuffle:
                 yield from self._emit(buffer, None, final=False)
                 held = sum(map(len, buffer))
@@ -202,14 +206,19 @@ def sample_streaming(spec: StreamSpec, max_jets: int) -> Prepared:
         by_file.setdefault(u[0], []).append(u)
     ordered = [u for k in range(max(map(len, by_file.values()), default=0)) for v in by_file.values() if k < len(v)]
     ds = StreamingJetDataset(spec)
-    parts, total = [], 0
+    parts, total, dropped = [], 0, 0
     rng = np.random.default_rng(spec.seed)
     for chunk in ds._chunks(ordered):
         chunk = chunk.select(slice(0, max_jets - total))
-        parts.append(prepare(chunk, spec.feature_set, spec.num_particles, spec.ordering, rng))
-        total += len(chunk)
+        prepared = prepare(chunk, spec.feature_set, spec.num_particles, spec.ordering, rng, spec.targets)
+        dropped += prepared.stats.jets_dropped_nan_target
+        if len(prepared):
+            parts.append(prepared)
+        total += len(prepared)
         if total >= max_jets:
             break
+    if not parts and dropped:
+        raise all_dropped_error(spec.targets, dropped, spec.files[0])
     if not parts:
         raise DataError(f"{spec.files[0] if spec.files else 'the data'}: the {spec.split} split received no jets "
                         "(too few jets for the split fractions?).")

@@ -28,6 +28,9 @@ class JetArrays:
         dzerr), ``hls4ml16`` (the 16 stored hls4ml features)); ``extra_names`` names their columns.
     jet : (N, J) float32, optional
         Jet-level features named by ``jet_names`` (never labels or truth).
+    targets : dict of str -> (N,) float32
+        Named per-jet regression targets the format provides (see ``targets.py``; NaN where a jet has
+        none). Never model inputs.
     sources : list of str
         The files the jets came from.
     format : str
@@ -44,6 +47,7 @@ class JetArrays:
     jet: np.ndarray | None = None
     jet_names: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+    targets: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.p4.shape[0])
@@ -59,7 +63,7 @@ class JetArrays:
             class_names=self.class_names, format=self.format,
             extras={k: v[index] for k, v in self.extras.items()}, extra_names=self.extra_names,
             jet=None if self.jet is None else self.jet[index], jet_names=self.jet_names,
-            sources=self.sources,
+            sources=self.sources, targets={k: v[index] for k, v in self.targets.items()},
         )
 
 
@@ -92,6 +96,7 @@ def concat(parts: list[JetArrays]) -> JetArrays:
             raise DataError(f"{part.sources[0]} has different columns from {first.sources[0]}: "
                             f"extras {sorted(part.extras)} vs {sorted(first.extras)}, "
                             f"jet {part.jet_names} vs {first.jet_names}.")
+    common = [k for k in first.targets if all(k in x.targets for x in parts)]
     p = max(x.num_particles for x in parts)
     return JetArrays(
         p4=np.concatenate([_pad_particles(x.p4, p) for x in parts]),
@@ -103,6 +108,7 @@ def concat(parts: list[JetArrays]) -> JetArrays:
         jet=None if first.jet is None else np.concatenate([x.jet for x in parts]),
         jet_names=first.jet_names,
         sources=[s for x in parts for s in x.sources],
+        targets={k: np.concatenate([x.targets[k] for x in parts]) for k in common},
     )
 
 

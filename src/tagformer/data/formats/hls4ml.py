@@ -4,6 +4,12 @@
 (g, q, w, z, t), ``jetFeatureNames`` and ``particleFeatureNames``. Labels are found by name (``j_g`` ...
 ``j_t``) when ``jetFeatureNames`` lists them, else in the published columns 53-57. Four-momenta come from
 the ``px, py, pz, e`` columns; the mask is nonzero pT or E.
+
+Targets (``JetArrays.targets``): ``pt`` and ``sdmass`` (reconstructed ``j_pt`` and ``j_mass_mmdt``, where the
+file names those columns); in files of ``tagformer generate`` also the truth columns of ``jetTargets``
+(``parent_mass, gen_mass, gen_sdmass, gen_pt``, named by ``jetTargetNames``) and the derived ``mass``
+(:func:`~tagformer.data.formats.targets.default_mass`). Files without ``jetTargets`` (the published ones,
+older generated ones) read as before, without the truth targets.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from tagformer.data.formats.base import (
     mask_from_p4,
     one_line,
 )
+from tagformer.data.formats.targets import default_mass
 from tagformer.data.hls4ml_layout import HLS4ML16
 from tagformer.errors import DataError
 
@@ -26,6 +33,9 @@ CLASS_NAMES = ["g", "q", "w", "z", "t"]
 SUFFIXES = (".h5", ".hdf5")
 #: Published column layout of ``jets``: labels g, q, w, z, t in columns 53-57 of 59.
 PUBLISHED_LABEL_COLUMNS = (53, 54, 55, 56, 57)
+#: Reconstructed jet columns (short names) exposed as targets, and their target names.
+RECO_TARGETS = {"pt": "pt", "mass_mmdt": "sdmass"}
+TARGETS_KEY, TARGET_NAMES_KEY = "jetTargets", "jetTargetNames"
 
 
 def _open(path: str):
@@ -128,6 +138,33 @@ def _layout(f, path: str, n_jet_cols: int) -> tuple[list[int], list[int], list[i
     return part_cols, label_cols, feature_cols, [jnames[i] for i in feature_cols]
 
 
+def _truth_targets(f, path: str, n_jets: int, start: int, stop: int | None) -> dict[str, np.ndarray]:
+    """The ``jetTargets`` columns by name (empty when the file has none); NaN is kept (a missing value)."""
+    if TARGETS_KEY not in f:
+        return {}
+    ds = _dataset(f, TARGETS_KEY, path, "fiu")
+    names = _names(f, TARGET_NAMES_KEY, path)
+    if ds.ndim != 2 or ds.shape[0] != n_jets or len(names) != ds.shape[1]:
+        raise DataError(f"{path}: '{TARGETS_KEY}' has shape {ds.shape} with {len(names)} names in "
+                        f"'{TARGET_NAMES_KEY}', expected ({n_jets}, {len(names)}).")
+    try:
+        values = np.asarray(ds[start:stop], dtype=np.float32)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read '{TARGETS_KEY}' (truncated or corrupt file?): {one_line(exc)}.") from None
+    if np.isinf(values).any():
+        raise DataError(f"{path}: '{TARGETS_KEY}' contains infinite values.")
+    return {n: np.ascontiguousarray(values[:, i]) for i, n in enumerate(names)}
+
+
+def _targets(truth: dict[str, np.ndarray], jets: np.ndarray, jnames: list[str], labels: np.ndarray) -> dict:
+    out = {target: np.ascontiguousarray(jets[:, jnames.index(col)]) for col, target in RECO_TARGETS.items()
+           if col in jnames}
+    out.update(truth)
+    if "parent_mass" in truth and "gen_sdmass" in truth:
+        out["mass"] = default_mass(truth["parent_mass"], truth["gen_sdmass"], labels, CLASS_NAMES)
+    return out
+
+
 def read(path: str, start: int = 0, stop: int | None = None) -> JetArrays:
     """Read jets ``start:stop`` of one file.
 
@@ -140,6 +177,7 @@ def read(path: str, start: int = 0, stop: int | None = None) -> JetArrays:
         parts_ds, jets_ds = _datasets(f, path)
         check_nonempty(int(parts_ds.shape[0]), path)
         part_cols, label_cols, feature_cols, jet_names = _layout(f, path, int(jets_ds.shape[1]))
+        truth = _truth_targets(f, path, int(parts_ds.shape[0]), start, stop)
         try:
             parts = np.asarray(parts_ds[start:stop], dtype=np.float32)
             jets = np.asarray(jets_ds[start:stop], dtype=np.float32)
@@ -156,4 +194,5 @@ def read(path: str, start: int = 0, stop: int | None = None) -> JetArrays:
     p4[~mask] = 0.0
     return JetArrays(p4=p4, mask=mask, labels=labels, class_names=list(CLASS_NAMES), format=NAME,
                      extras={"hls4ml16": parts}, extra_names={"hls4ml16": list(HLS4ML16)},
-                     jet=jet_feats, jet_names=jet_names, sources=[path])
+                     jet=jet_feats, jet_names=jet_names, sources=[path],
+                     targets=_targets(truth, jet_feats, jet_names, labels))

@@ -1,7 +1,11 @@
 """JetClass ROOT files (one file per process, a directory per split), read with uproot.
 
 TTree ``tree``: jagged ``part_*`` branches, ``jet_*`` branches and one-hot ``label_*`` branches over the
-10 classes. ``aux_*`` branches are truth information and are never read.
+10 classes. ``aux_*`` branches are truth information: never model inputs.
+
+Targets: ``pt`` and ``sdmass`` (``jet_pt``, ``jet_sdmass``), and every per-jet (scalar) numeric
+``aux_genpart_*`` branch under its branch name (e.g. ``aux_genpart_pt``); jagged ``aux_*`` branches are
+not read.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ P4_BRANCHES = ["part_px", "part_py", "part_pz", "part_energy"]
 PID_BRANCHES = ["part_charge", "part_isChargedHadron", "part_isNeutralHadron", "part_isPhoton",
                 "part_isElectron", "part_isMuon"]
 IP_BRANCHES = ["part_d0val", "part_d0err", "part_dzval", "part_dzerr"]
+#: Reconstructed jet branches exposed as targets (also jet features), by target name.
+RECO_TARGETS = {"pt": "jet_pt", "sdmass": "jet_sdmass"}
+TRUTH_PREFIX = "aux_genpart_"
 JET_BRANCHES = ["jet_pt", "jet_eta", "jet_phi", "jet_energy", "jet_nparticles", "jet_sdmass",
                 "jet_tau1", "jet_tau2", "jet_tau3", "jet_tau4"]
 
@@ -87,8 +94,9 @@ def read(path: str, start: int = 0, stop: int | None = None) -> JetArrays:
     has_ip = all(b in present for b in IP_BRANCHES)
     jet_branches = [b for b in JET_BRANCHES if b in present]
     part_branches = P4_BRANCHES + (PID_BRANCHES if has_pid else []) + (IP_BRANCHES if has_ip else [])
+    truth_branches = _scalar_branches(tree, sorted(b for b in present if b.startswith(TRUTH_PREFIX)))
     try:
-        arrays = tree.arrays(part_branches + jet_branches + LABEL_BRANCHES, entry_start=start,
+        arrays = tree.arrays(part_branches + jet_branches + LABEL_BRANCHES + truth_branches, entry_start=start,
                              entry_stop=stop, library="ak")
     except Exception as exc:
         raise DataError(f"{path}: cannot read branches (truncated or corrupt file?): {one_line(exc)}.") from None
@@ -120,4 +128,36 @@ def read(path: str, start: int = 0, stop: int | None = None) -> JetArrays:
         check_finite(jet, path, "jet branches")
     return JetArrays(p4=p4, mask=mask, labels=labels, class_names=list(CLASS_NAMES), format=NAME,
                      extras=extras, extra_names=extra_names, jet=jet,
-                     jet_names=[b.removeprefix("jet_") for b in jet_branches], sources=[path])
+                     jet_names=[b.removeprefix("jet_") for b in jet_branches], sources=[path],
+                     targets=_targets(arrays, jet_branches, truth_branches, path))
+
+
+def _scalar_branches(tree, names: list[str]) -> list[str]:
+    """The branches of ``names`` holding one number per entry (jagged, array and object branches are skipped)."""
+    import uproot
+
+    out = []
+    for name in names:
+        try:
+            interp = tree[name].interpretation
+        except Exception:  # uproot cannot interpret it: not a plain number either
+            continue
+        if isinstance(interp, uproot.AsDtype) and interp.inner_shape == () and interp.to_dtype.kind in "fiub":
+            out.append(name)
+    return out
+
+
+def _targets(arrays, jet_branches: list[str], truth_branches: list[str], path: str) -> dict[str, np.ndarray]:
+    """Reconstructed and truth per-jet targets (scalar numeric branches only; NaN kept, inf refused)."""
+    import awkward as ak
+
+    out = {name: ak.to_numpy(arrays[b]).astype(np.float32) for name, b in RECO_TARGETS.items() if b in jet_branches}
+    for b in truth_branches:
+        column = arrays[b]
+        if column.ndim != 1 or not np.issubdtype(ak.to_numpy(column).dtype, np.number):
+            continue
+        values = ak.to_numpy(column).astype(np.float32)
+        if np.isinf(values).any():
+            raise DataError(f"{path}: branch '{b}' contains infinite values.")
+        out[b] = values
+    return out

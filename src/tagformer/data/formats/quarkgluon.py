@@ -3,7 +3,8 @@
 Four-momenta are built from (pT, rapidity y, phi) with the PDG mass of the particle's ``pid``
 (pi, K, p, n, K0L/K0S, e, mu, photon); a ``pid`` of 0 (the files without PID) or one not in the table is
 taken as massless. PID also gives charge and the 5 JetClass-style flags (``pid`` extra); there are no
-impact parameters. Labels: ``y`` = 1 quark, 0 gluon -> classes ("gluon", "quark").
+impact parameters. Labels: ``y`` = 1 quark, 0 gluon -> classes ("gluon", "quark"). Targets: ``pt`` and
+``jet_mass`` of the constituent sum (the files hold particle-level jets); the files store no truth mass.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import zipfile
 import numpy as np
 
 from tagformer.data.formats.base import JetArrays, check_finite, check_nonempty, one_line
+from tagformer.data.formats.targets import constituent_targets
 from tagformer.errors import DataError
 
 NAME = "quarkgluon"
@@ -100,4 +102,4 @@ def read(path: str, start: int = 0, stop: int | None = None) -> JetArrays:
     flags[~mask] = 0.0
     return JetArrays(p4=p4, mask=mask, labels=y.astype(np.int64), class_names=list(CLASS_NAMES),
                      format=NAME, extras={"pid": flags}, extra_names={"pid": list(PID_NAMES)},
-                     sources=[path])
+                     sources=[path], targets=constituent_targets(p4, mask))

@@ -1,7 +1,9 @@
 """Top Tagging landscape files (pandas HDF5, key ``table``; train/val/test files).
 
 Columns ``E_i, PX_i, PY_i, PZ_i`` for i < 200 (zero-padded) and the label ``is_signal_new`` (1 = top).
-Other columns (``truthE``, ``ttv`` ...) are ignored.
+Targets: ``pt`` and ``jet_mass`` of the constituent sum; where the file has the truth top four-vector
+columns ``truthE, truthPX, truthPY, truthPZ``, also ``truth_pt`` and ``truth_mass`` (NaN for QCD jets, whose
+truth columns are zero). Other columns (``ttv`` ...) are ignored; no column is a model input.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from tagformer.data.formats.base import JetArrays, check_finite, check_nonempty, mask_from_p4, one_line
+from tagformer.data.formats.targets import constituent_targets, four_vector_targets
 from tagformer.errors import DataError
 
 NAME = "toptagging"
@@ -16,6 +19,7 @@ SUFFIXES = (".h5", ".hdf5")
 KEY = "table"
 LABEL = "is_signal_new"
 CLASS_NAMES = ["QCD", "top"]
+TRUTH_COLUMNS = ("truthPX", "truthPY", "truthPZ", "truthE")
 
 
 def _store(path: str):
@@ -86,5 +90,10 @@ def read(path: str, start: int = 0, stop: int | None = None) -> JetArrays:
     if not np.isin(raw, (0, 1)).all():
         raise DataError(f"{path}: '{LABEL}' must be 0 or 1, found {np.unique(raw)[:5].tolist()}.")
     mask = mask_from_p4(p4)
+    targets = constituent_targets(p4, mask)
+    if all(c in df.columns for c in TRUTH_COLUMNS):
+        truth = df[list(TRUTH_COLUMNS)].to_numpy(dtype=np.float64)
+        check_finite(truth, path, "truth columns")
+        targets.update(four_vector_targets("truth_", truth))
     return JetArrays(p4=p4, mask=mask, labels=raw.astype(np.int64), class_names=list(CLASS_NAMES),
-                     format=NAME, sources=[path])
+                     format=NAME, sources=[path], targets=targets)
