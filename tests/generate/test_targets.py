@@ -102,5 +102,5 @@ def test_a_shard_without_targets_is_refused(tmp_path):
     path = tmp_path / "w-00000.h5"
     write_arrays(path, np.zeros((2, 3, 16), np.float32), np.zeros((2, len(JET_FEATURE_NAMES)), np.float32),
                  {"fingerprint": "x"})
-    with pytest.raises(DataError, match="older tagformer.*delete it and rerun"):
+    with pytest.raises(DataError, match=r"older tagformer.*delete it and rerun"):
         read_shard(path, "x", 2)
