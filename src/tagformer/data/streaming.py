@@ -85,6 +85,8 @@ class StreamingJetDataset(IterableDataset):
     ``spec.num_workers`` loader workers): every batch is full except each worker's last, and the jets of a
     worker are counted from the file sizes and the split hash without reading any jet. Being sized, the
     loader gives Lightning the steps per epoch (learning-rate schedule, progress) and needs no prefetching.
+    Jets dropped for a NaN requested target (``spec.targets``) are only known once read: an epoch then
+    yields that many jets fewer than counted.
     """
 
     def __init__(self, spec: StreamSpec):
