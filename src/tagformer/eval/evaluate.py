@@ -224,14 +224,25 @@ def evaluate_run(run_dir: str | Path, data: str | None = None, split: str = "tes
     return metrics
 
 
+def available_targets(dm: Any, split: str) -> set[str]:
+    """Names of the per-jet targets the data of ``split`` offer, from the first jet of its first file (empty
+    when that cannot be read)."""
+    from tagformer.data.formats import read_files
+
+    files = dm.plan.splits.files.get(split) or dm.plan.splits.files["train"]
+    try:
+        return set(read_files([files[0]], dm.plan.format, 1).targets or {})
+    except DataError:
+        return set()
+
+
 def _predict_regression_run(run: Any, data: str | None, split: str, tasks: list[Any], device: str
                             ) -> tuple[Any, str, HeadPredictions]:
     """Read the evaluation jets with the regression targets (plus ``sdmass`` and ``pt`` when the data have
-    them: if reading with them fails, read again without) and run every head over them."""
+    them) and run every head over them."""
     from tagformer.tasks.build import target_names
 
     required = target_names(tasks)
-    optional = [n for n in (BASELINE_TARGET, PT_TARGET) if n not in required]
     classifier = next((t.head_name for t in tasks if t.kind == "classification"), None)
     regressors = [t.head_name for t in tasks if t.kind == "regression"]
     missing = [h for h in [*regressors, *([classifier] if classifier else [])] if h not in run.model.heads]
@@ -246,12 +257,15 @@ def _predict_regression_run(run: Any, data: str | None, split: str, tasks: list[
         loader = getattr(dm, f"{source}_dataloader")()
         return dm, recorded, predict_heads(run.model, loader, classifier, regressors, required, extra, device)
 
+    probe, recorded = _datamodule(run, data, split, targets=required)
+    have = available_targets(probe, "test" if recorded == ALL else split)
+    optional = [n for n in (BASELINE_TARGET, PT_TARGET) if n not in required and n in have]
     try:
         return attempt(optional)
     except DataError:
-        if not optional:
+        if not optional:  # the data lack a required target: the reader's message says which ones they have
             raise
-        return attempt([])
+        return attempt([])  # an optional target missing from a later file: evaluate without the optional ones
 
 
 def _write_regression_plots(pred: HeadPredictions, tasks: list[Any], class_names: list[str],
