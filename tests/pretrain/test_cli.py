@@ -80,3 +80,17 @@ def test_bad_input_is_one_error_line(tiny_h5, tmp_path, capsys, mpm_run) -> None
 def test_model_is_required_for_a_new_run(tiny_h5, tmp_path, capsys, flag) -> None:
     assert _cli("--data", str(tiny_h5), "--out", str(tmp_path / "x")) == 2
     assert flag in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("method", ["jjepa", "rino"])
+def test_jjepa_and_rino_end_to_end(method, tiny_h5, tmp_path) -> None:
+    run = tmp_path / method
+    assert _cli("--model", "transformer_tiny", "--method", method, "--data", str(tiny_h5), "--out", str(run), *TINY,
+                "trainer.max_epochs=1", "model.num_layers=1", "pretrain.rino.out_dim=32") == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["pretrain_method"] == method and summary["steps"] > 0
+    ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    teacher = "method.target." if method == "jjepa" else "method.teacher."
+    assert any(k.startswith(teacher) for k in ckpt)
+    tagger = create_model("transformer_tiny", num_classes=2, in_features=7, num_particles=16, num_layers=1)
+    assert load_pretrained_encoder(tagger, run).method == method

@@ -34,5 +34,5 @@ def build_method(cfg: PretrainConfig, backbone: Backbone, in_features: int) -> P
     if method == "rino":
         from tagformer.pretrain.rino import RINO
 
-        return RINO(backbone, cfg.pretrain.rino, cfg.data.feature_set, cfg.data.num_particles)
+        return RINO(backbone, cfg.pretrain.rino, cfg.data.feature_set, cfg.data.num_particles, cfg.data.ordering)
     raise ConfigError(f"unknown pretraining method {method!r}; choose one of {', '.join(METHODS)}")
