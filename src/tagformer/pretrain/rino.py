@@ -9,7 +9,8 @@ DINO's: for every pair of a teacher global view and a different student view, th
 teacher's centred, sharpened distribution ``softmax((t - c) / tau_t)`` and the student's
 ``log_softmax(s / tau_s)``, averaged over pairs. The centre ``c`` is an EMA (``center_momentum``) of the
 teacher's mean output; ``tau_t`` rises linearly from ``teacher_temp_start`` to ``teacher_temp`` over the first
-``teacher_temp_warmup`` of the run.
+``teacher_temp_warmup`` of the run. Under DDP the teacher's mean output is averaged over the processes before it
+updates the centre, so every process keeps the same centre.
 
 The DINO head is an MLP to a bottleneck, L2-normalised, then a prototype layer with unit-norm weight rows
 (DINO's weight-normalised last layer with its gain fixed to 1).
@@ -104,6 +105,9 @@ class RINO(PretrainMethod):
             entropy = -(q * q.clamp_min(1e-12).log()).sum(dim=-1).mean()
             if self.training:
                 mean = torch.cat(teacher).mean(dim=0)
+                if torch.distributed.is_available() and torch.distributed.is_initialized():  # one centre for DDP
+                    torch.distributed.all_reduce(mean)
+                    mean = mean / torch.distributed.get_world_size()
                 self.center.mul_(self.cfg.center_momentum).add_(mean, alpha=1 - self.cfg.center_momentum)
         return total, {"loss": total.detach(), "teacher_entropy": entropy}
 
