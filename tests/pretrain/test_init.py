@@ -9,7 +9,7 @@ import torch
 from tagformer.data.labels import label_subset
 from tagformer.errors import ConfigError, TagformerError
 from tagformer.models.registry import create_model
-from tagformer.pretrain.init import freeze_encoder, load_pretrained_encoder
+from tagformer.pretrain.init import freeze_encoder, load_pretrained_encoder, pretrained_normaliser
 from tagformer.rundir import load_weights
 
 
@@ -30,6 +30,8 @@ def test_round_trip_loads_exactly_the_encoder_weights(mpm_run) -> None:
         assert torch.equal(own[key], value), key
     for key, value in heads_before.items():
         assert torch.equal(tagger.heads.state_dict()[key], value)
+    norm = pretrained_normaliser(mpm_run)
+    assert torch.allclose(tagger.input_norm.mean, torch.tensor(norm["mean"], dtype=torch.float32))
 
 
 def test_mismatched_architecture_is_refused(mpm_run) -> None:

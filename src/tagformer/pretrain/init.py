@@ -119,6 +119,16 @@ def load_pretrained_encoder(tagger: Tagger, run_dir: str | Path, *, model: str |
                       keys=len(wanted))
 
 
+def pretrained_normaliser(run_dir: str | Path) -> dict[str, Any]:
+    """The pretraining run's ``normaliser.json`` state. A fine-tuning run should use it as its own (pass it as
+    the data module's ``normaliser_state``) so that its ``normaliser.json``, its data and the input
+    normalisation :func:`load_pretrained_encoder` copies in all agree."""
+    from tagformer.rundir import RunDir, read_json
+
+    _read_run(Path(run_dir))
+    return read_json(RunDir(run_dir).normaliser, "feature normalisation")
+
+
 def freeze_encoder(tagger: Tagger) -> int:
     """Freeze the encoder for a linear probe: ``requires_grad=False`` on every encoder parameter (the input
     normalisation has buffers only; the heads stay trainable). Returns the number of frozen parameter values.
