@@ -26,6 +26,14 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
         torch.save(obj, tmp)
 
 
+def _check_finite(module: Any) -> None:
+    """Before writing a checkpoint: raise if the module saw a non-finite loss it has not reported yet (on an
+    accelerator the check is deferred to such points, see :mod:`tagformer.train.finite`)."""
+    check = getattr(module, "check_finite", None)
+    if callable(check):
+        check()
+
+
 class RollingCheckpoint(L.Callback):
     """Save ``last.ckpt`` (full Lightning state) every ``every_n_steps`` optimiser steps and each epoch end.
 
@@ -40,6 +48,7 @@ class RollingCheckpoint(L.Callback):
     def _save(self, trainer: L.Trainer) -> None:
         if trainer.global_step == self._last_saved_step and trainer.global_step > 0:
             return
+        _check_finite(trainer.lightning_module)
         checkpoint = trainer._checkpoint_connector.dump_checkpoint(weights_only=False)
         if trainer.is_global_zero:
             atomic_torch_save(checkpoint, self.path)
@@ -78,6 +87,7 @@ class BestWeights(L.Callback):
         value = float(trainer.callback_metrics[self.monitor])
         if not self._better(value):
             return
+        _check_finite(pl_module)
         self.best_score, self.best_epoch = value, int(trainer.current_epoch)
         if trainer.is_global_zero:
             model = pl_module.model  # type: ignore[attr-defined]

@@ -6,29 +6,49 @@ output and its target from the batch; the training loss is the sum of ``task.wei
 one task the logged names are ``loss`` and the task's metrics (``acc`` for classification), ``val_``
 prefixed in validation; with several, ``loss`` is the total and each task adds ``<name>_loss`` and
 ``<name>_<metric>``. A non-finite loss stops the run with a :class:`~tagformer.errors.TagformerError`
-naming the step, before any optimiser update, so the last checkpoint on disk stays the last good one.
-Epoch sums stay on the device (no host synchronisation per step beyond that finiteness check).
+naming the step (:mod:`tagformer.train.finite`: at once on the CPU; on an accelerator at the next log step,
+checkpoint or epoch end), so the last checkpoint on disk stays the last good one.
+
+A step costs the model's forward, backward and optimiser update and little else: epoch sums stay on the
+device (one stacked add per step, no host synchronisation), per-step values are handed to Lightning's
+logger only on the steps it writes (every ``trainer.log_every_n_steps``), validation values are summed
+on the device and logged once per epoch, and with ``trainer.compile`` the loss step runs through
+``torch.compile`` (:mod:`tagformer.train.compile`).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities import rank_zero_info
 
 from tagformer.config import OptimConfig, ScheduleConfig
 from tagformer.data.batch import JetBatch
 from tagformer.errors import TagformerError
 from tagformer.tasks.base import Task
+from tagformer.train.compile import WarmupClock, compile_fn
+from tagformer.train.finite import FiniteCheck, NonFiniteLossError
 from tagformer.train.rng import rng_state, set_rng_state
 
+__all__ = ["EpochSums", "NonFiniteLossError", "TaggerModule", "check_checkpoint_layout", "lr_factor",
+           "should_log_step"]
 
-class NonFiniteLossError(TagformerError):
-    """The training loss became NaN or infinite."""
+
+def should_log_step(trainer: Any) -> bool:
+    """Whether Lightning writes this training step's logged values (every ``log_every_n_steps``, as its
+    logger connector decides); True when that cannot be known (no trainer attached)."""
+    connector = getattr(trainer, "_logger_connector", None)
+    if connector is None:
+        return True
+    try:
+        return bool(connector.should_update_logs)
+    except Exception:  # a loop state Lightning's check does not know: log, as before
+        return True
 
 
 def check_checkpoint_layout(checkpoint: dict[str, Any]) -> None:
@@ -65,30 +85,60 @@ class EpochSums:
     """Jet-weighted sums of per-batch values over one epoch, kept on the values' device.
 
     Float64 where the device has it (MPS does not: float32 there), so the epoch means match sums of
-    Python floats to rounding.
+    Python floats to rounding. The values of a batch are stacked and added in one operation (the names
+    must be the same at every call, as a module's are); nothing is read back to the host until
+    :meth:`means` or :meth:`state_dict`.
     """
 
     def __init__(self) -> None:
-        self.sums: dict[str, torch.Tensor | float] = {}
+        self._base: dict[str, float] = {}  # sums restored from a checkpoint
+        self._names: tuple[str, ...] = ()
+        self._total: torch.Tensor | None = None
         self.count = 0.0
 
+    @property
+    def sums(self) -> dict[str, torch.Tensor | float]:
+        """Sum of ``value x jets`` per name (restored part + device part)."""
+        out: dict[str, torch.Tensor | float] = dict(self._base)
+        if self._total is not None:
+            for i, name in enumerate(self._names):
+                out[name] = out.get(name, 0.0) + self._total[i]
+        return out
+
     def add(self, values: dict[str, torch.Tensor], n: int) -> None:
-        for name, value in values.items():
-            v = value.detach()
-            v = v.to(torch.float32 if v.device.type == "mps" else torch.float64) * n
-            self.sums[name] = self.sums.get(name, 0.0) + v
+        if not values:
+            self.count += n
+            return
+        names = tuple(values)
+        first = next(iter(values.values()))
+        dtype = torch.float32 if first.device.type == "mps" else torch.float64
+        stacked = torch.stack([v.detach().reshape(()) for v in values.values()]).to(dtype) * n
+        if self._total is None:
+            self._names, self._total = names, stacked
+        elif names == self._names:
+            self._total += stacked
+        else:  # names changed: fold what we have into the base and start again
+            self._base = {k: float(v) for k, v in self.sums.items()}
+            self._names, self._total = names, stacked
         self.count += n
 
     def means(self) -> dict[str, float]:
         count = max(self.count, 1.0)
         return {name: float(total) / count for name, total in self.sums.items()}
 
+    def mean_tensors(self) -> dict[str, torch.Tensor]:
+        """Means as 0-d tensors on the values' device (no host synchronisation)."""
+        count = max(self.count, 1.0)
+        return {name: (total if isinstance(total, torch.Tensor) else torch.tensor(total)) / count
+                for name, total in self.sums.items()}
+
     def state_dict(self) -> dict[str, float]:
         return {"count": self.count, **{name: float(total) for name, total in self.sums.items()}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.count = float(state.get("count", 0.0))
-        self.sums = {k: float(v) for k, v in state.items() if k != "count"}
+        self._base = {k: float(v) for k, v in state.items() if k != "count"}
+        self._names, self._total = (), None
 
 
 class TaggerModule(L.LightningModule):
@@ -100,10 +150,12 @@ class TaggerModule(L.LightningModule):
         with a head for every task.
     tasks : what to train; ``task.name`` picks the head.
     optim, schedule : optimiser and learning-rate schedule settings.
+    compile_step : run the training loss step through ``torch.compile`` (see :mod:`tagformer.train.compile`);
+        the first step of each batch shape (its compilation) is timed and reported in the log.
     """
 
     def __init__(self, model: torch.nn.Module, tasks: Sequence[Task], optim: OptimConfig,
-                 schedule: ScheduleConfig) -> None:
+                 schedule: ScheduleConfig, compile_step: bool = False) -> None:
         super().__init__()
         if not tasks:
             raise ValueError("a training module needs at least one task")
@@ -121,7 +173,13 @@ class TaggerModule(L.LightningModule):
         self.optim_cfg = optim
         self.schedule_cfg = schedule
         self._sums = EpochSums()
+        self._val_sums = EpochSums()
+        self._finite = FiniteCheck("training")
         self._t0: float | None = None
+        self.compile = bool(compile_step)
+        self._compiled: Callable[[JetBatch], tuple[torch.Tensor, dict[str, torch.Tensor]]] | None = None
+        #: first-step time of each batch shape (the compilation when ``compile``)
+        self.warmup = WarmupClock()
 
     def metric_names(self) -> list[str]:
         """Names of the logged training values in order (``val_`` + name in validation)."""
@@ -155,37 +213,80 @@ class TaggerModule(L.LightningModule):
             total = total + term
         return total, {"loss": total.detach(), **values}
 
+    def _train_step_fn(self) -> Callable[[JetBatch], tuple[torch.Tensor, dict[str, torch.Tensor]]]:
+        if not self.compile:
+            return self._step
+        if self._compiled is None:
+            self._compiled = compile_fn(self._step)
+        return self._compiled
+
     def on_train_epoch_start(self) -> None:
         self._sums = EpochSums()
         self._t0 = time.perf_counter()
 
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        if self.compile:
+            self.warmup.start(tuple(batch.features.shape))
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if not self.compile:
+            return
+        if self.warmup._t0 is not None and self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        seconds = self.warmup.stop()
+        if seconds is not None:
+            rank_zero_info(f"[compile] batch shape {tuple(batch.features.shape)}: first training step took "
+                           f"{seconds:.1f} s (torch.compile warm-up; {self.warmup.total_s:.1f} s so far)")
+
     def training_step(self, batch: JetBatch, batch_idx: int) -> torch.Tensor:
-        loss, values = self._step(batch)
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(
-                f"training loss became {loss.item()} at step {self.global_step} (epoch {self.current_epoch}, "
-                f"batch {batch_idx}); stopped before updating, the last checkpoint is the last good one - "
-                "lower optim.lr or check the data for NaN/inf values"
-            )
+        loss, values = self._train_step_fn()(batch)
+        self._finite.step(loss, int(self.global_step), int(self.current_epoch), batch_idx)
         n = len(batch)
         self._sums.add(values, n)
-        for name, value in values.items():
-            self.log(name, value, prog_bar=name in self._bar, batch_size=n, on_step=True, on_epoch=False)
-        elapsed = time.perf_counter() - (self._t0 or time.perf_counter())
-        if elapsed > 0:
-            self.log("jets_s", self._sums.count / elapsed, prog_bar=True, on_step=True, on_epoch=False)
+        if should_log_step(self._trainer):  # Lightning writes step values only on these steps
+            self._finite.check()
+            for name, value in values.items():
+                self.log(name, value, prog_bar=name in self._bar, batch_size=n, on_step=True, on_epoch=False)
+            elapsed = time.perf_counter() - (self._t0 or time.perf_counter())
+            if elapsed > 0:
+                self.log("jets_s", self._sums.count / elapsed, prog_bar=True, on_step=True, on_epoch=False,
+                         batch_size=n)
         return loss
+
+    def check_finite(self) -> None:
+        """Raise :class:`NonFiniteLossError` if a training step since the last check was not finite (callbacks
+        call this before writing a checkpoint)."""
+        self._finite.check()
+
+    def on_train_epoch_end(self) -> None:
+        self._finite.check()
 
     def train_epoch_means(self) -> dict[str, float]:
         """``train_<name>``: jet-weighted means over this epoch's batches seen by this process."""
         means = self._sums.means()
         return {f"train_{name}": means.get(name, float("nan")) for name in self.metric_names()}
 
+    def on_validation_epoch_start(self) -> None:
+        self._val_sums = EpochSums()
+
     def validation_step(self, batch: JetBatch, batch_idx: int) -> None:
         _, values = self._step(batch)
-        n = len(batch)
-        for name, value in values.items():
-            self.log(f"val_{name}", value, prog_bar=name in self._bar, batch_size=n, on_epoch=True, sync_dist=True)
+        self._val_sums.add(values, len(batch))
+
+    def on_validation_epoch_end(self) -> None:
+        """Log ``val_<name>``: jet-weighted means over the validation split (summed over every process)."""
+        sums, count = self._val_sums.sums, self._val_sums.count
+        if not sums:
+            return
+        names = list(sums)
+        dtype = torch.float32 if self.device.type == "mps" else torch.float64
+        totals = torch.stack([torch.as_tensor(sums[k], dtype=dtype, device=self.device) for k in names])
+        totals = torch.cat([totals, torch.tensor([count], dtype=dtype, device=self.device)])
+        if self._trainer is not None and self.trainer.world_size > 1:
+            totals = self.trainer.strategy.reduce(totals, reduce_op="sum")
+        means = (totals[:-1] / totals[-1].clamp_min(1.0)).float()
+        for i, name in enumerate(names):
+            self.log(f"val_{name}", means[i], prog_bar=name in self._bar, on_step=False, on_epoch=True)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["tagformer_epoch_sums"] = self._sums.state_dict()
