@@ -252,6 +252,7 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     """
     from tagformer.models.legacy import is_legacy_state_dict, upgrade_state_dict
     from tagformer.models.registry import create_model
+    from tagformer.tasks import attach_heads, build_tasks
 
     paths = RunDir(run_dir)
     if paths.root.exists() and not paths.root.is_dir():
@@ -268,6 +269,7 @@ def load_run(run_dir: str | Path) -> LoadedRun:
     blob = load_weights(paths.best_weights)
     model = create_model(config.model.name, num_classes=info.num_classes, in_features=info.in_features,
                          num_particles=info.num_particles, **config.model.overrides)
+    model = attach_heads(model, build_tasks(config.tasks, info.num_classes))  # the run's heads (regression too)
     state = blob["state_dict"]
     legacy = is_legacy_state_dict(state)
     try:

@@ -29,3 +29,6 @@ class DataConfig(pydantic.BaseModel):
     #: named per-jet targets to read besides the labels (e.g. ``["mass"]`` for a regression task); the run's
     #: tasks add theirs automatically. A name the file does not have is an error that lists the available ones.
     targets: list[str] = pydantic.Field(default_factory=list)
+    #: train on this fraction of the training split's labelled jets (a fixed, seeded, class-balanced subset,
+    #: nested across fractions); validation and test splits are untouched. 1.0 = all.
+    label_fraction: float = pydantic.Field(1.0, gt=0, le=1)
