@@ -39,3 +39,22 @@ def test_quickstart_runs_then_reuses(tmp_path: Path):
     run_quickstart(cfg, say=said.append)
     assert sum("already trained" in m for m in said) == 2
     assert not any("test accuracy" in m for m in said)  # evaluation reused too
+
+
+@pytest.mark.parametrize(("summary", "said"), [
+    ({"epochs_completed": 7, "stopped_early": False, "wall_time_s": 900.0}, "after 7 of 20 epochs"),
+    ({"epochs_completed": 7, "stopped_early": True, "wall_time_s": 90.0}, None),  # early stopping: not a cut
+    ({"epochs_completed": 20, "stopped_early": False, "wall_time_s": 90.0}, None),
+])
+def test_cut_short_names_a_time_cap_stop_only(tmp_path: Path, summary: dict, said: str | None):
+    import json
+
+    from tagformer.quickstart import cut_short
+    from tagformer.rundir import RunDir
+
+    paths = RunDir(tmp_path / "run")
+    assert cut_short(paths, 20) is None  # not finished: nothing to say
+    paths.root.mkdir()
+    paths.summary.write_text(json.dumps(summary))
+    note = cut_short(paths, 20)
+    assert (note is None) if said is None else (said in note and "--minutes" in note)

@@ -11,15 +11,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "quickstart",
         help="end-to-end demo: generate a small dataset, train 3 models, evaluate, compare",
         description="Generate a small 5-class dataset (unless --data or OUT/jets_5class.h5 exists), train a "
-        "baseline, a transformer and an efficient transformer for a few minutes each, evaluate and compare "
-        "them. Rerunning reuses finished steps and resumes interrupted training.",
+        "baseline, a transformer and an efficient transformer for a fixed number of epochs each (a per-model "
+        "time cap stops a model on very slow machines, and says so), evaluate and compare them. "
+        "Rerunning reuses finished steps and resumes interrupted training.",
     )
     p.add_argument("--out", default="quickstart", help="output directory (default quickstart/)")
     p.add_argument("--data", help="use this dataset instead of generating one")
-    p.add_argument("--jets-per-class", type=int, default=1500, help="jets per class to generate (default 1500)")
+    p.add_argument("--jets-per-class", type=int, default=3000, help="jets per class to generate (default 3000)")
     p.add_argument("--particles", type=int, default=64, help="particles per jet N (default 64)")
-    p.add_argument("--epochs", type=int, default=30, help="max epochs per model (default 30)")
-    p.add_argument("--minutes", type=float, default=2.5, help="training time limit per model (default 2.5)")
+    p.add_argument("--epochs", type=int, default=20, help="epochs per model (default 20)")
+    p.add_argument("--minutes", type=float, default=15.0,
+                   help="safety cap on training time per model; reported when it cuts a model short (default 15)")
     p.add_argument("--models", help="comma-separated models/presets (default: one baseline, transformer, PHAT)")
     p.add_argument("--workers", type=int, default=2, help="generation processes (default 2)")
     p.set_defaults(func=run)
