@@ -11,8 +11,8 @@ from helpers import TINY
 
 from tagformer.cli.main import main
 from tagformer.models.registry import create_model
-from tagformer.pretrain.init import load_pretrained_encoder
 from tagformer.rundir import load_weights
+from tagformer.train.init_from import load_pretrained_encoder
 
 
 def _cli(*args: str) -> int:

@@ -9,8 +9,8 @@ import torch
 from tagformer.data.labels import label_subset
 from tagformer.errors import ConfigError, TagformerError
 from tagformer.models.registry import create_model
-from tagformer.pretrain.init import freeze_encoder, load_pretrained_encoder, pretrained_normaliser
 from tagformer.rundir import load_weights
+from tagformer.train.init_from import freeze_encoder, load_pretrained_encoder, pretrained_normaliser
 
 
 def _tagger(model: str = "transformer_tiny", **overrides):

@@ -2,7 +2,7 @@
 
 :class:`Backbone` has exactly the ``input_norm.*`` and ``encoder.*`` weights of a
 :class:`~tagformer.models.tagger.Tagger` built for the same model and data, so its state dict loads into one
-(:func:`tagformer.pretrain.init.load_pretrained_encoder`).
+(:func:`tagformer.train.init_from.load_pretrained_encoder`).
 """
 
 from __future__ import annotations

@@ -26,11 +26,12 @@ from tagformer.config import (
 )
 from tagformer.data.config import DataConfig
 from tagformer.errors import ConfigError
+from tagformer.train.init_from import PRETRAIN_SECTION
 
 #: The pretraining methods, in the order they are documented.
 METHODS = ("mpm", "jjepa", "rino")
 #: The top-level key of the pretraining section.
-SECTION = "pretrain"
+SECTION = PRETRAIN_SECTION  # one name, defined where --init-from reads it
 
 
 class _Strict(BaseModel):

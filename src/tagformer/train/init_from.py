@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from tagformer.data.config import DataConfig
     from tagformer.models.tagger import Tagger
 
+#: The config section that marks a pretraining run (``tagformer pretrain`` writes it into ``config.yaml``).
+PRETRAIN_SECTION = "pretrain"
 #: State-dict prefixes a pretraining run provides.
 PREFIXES = ("input_norm.", "encoder.")
 
@@ -36,7 +38,6 @@ class Pretrained:
 def _read_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """(saved config mapping, best-weights state dict) of a pretraining run; TagformerError otherwise."""
     from tagformer.config import read_yaml
-    from tagformer.pretrain.config import is_pretrain_config
     from tagformer.rundir import RunDir, load_weights
 
     paths = RunDir(run_dir)
@@ -45,7 +46,7 @@ def _read_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     if not paths.is_run():
         raise TagformerError(f"--init-from {paths.root}: not a tagformer run directory")
     raw = read_yaml(paths.config)
-    if not is_pretrain_config(raw):
+    if not isinstance(raw.get(PRETRAIN_SECTION), Mapping):
         raise TagformerError(f"--init-from {paths.root}: this is a training (classifier) run, not a pretraining "
                              "run; give the directory written by `tagformer pretrain`")
     state = load_weights(paths.best_weights)["state_dict"]
