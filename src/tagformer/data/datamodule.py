@@ -8,6 +8,11 @@ the model and save as ``normaliser.json``.
 The training order of epoch ``e`` is a function of (``seed``, ``e``) (and, when streaming, of the number of
 loader workers): :meth:`JetDataModule.set_epoch` sets it, and a loader built for a resumed run starts at
 the trainer's current epoch, so an epoch-boundary resume replays exactly what an uninterrupted run sees.
+
+A batch schedule (:meth:`JetDataModule.set_batch_schedule`, ``trainer.batch_schedule``) changes the training
+batch size by epoch; the training loader is then rebuilt every epoch (the trainer reloads it), and the
+batches of epoch ``e`` are consecutive slices of that epoch's order of the epoch's size, so a resumed run
+again sees what an uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -107,6 +112,7 @@ class JetDataModule(lightning.LightningDataModule):
         self._stats: dict[str, TruncationStats] = {}
         self._train_sampler: EpochShuffle | None = None
         self._train_labels: np.ndarray | None = None  # labels seen in the training split (or a sample of it)
+        self.batch_schedule: dict[int, int] | None = None
 
     # -- what the data are (cheap: no jets read) --------------------------------------------------
     @property
@@ -229,22 +235,41 @@ class JetDataModule(lightning.LightningDataModule):
             return np.unique(self._prepared["train"].labels).tolist()
         return None if self._train_labels is None else self._train_labels.tolist()
 
-    def batches_per_epoch(self, split: str = "train", rank: int = 0, world: int = 1) -> int:
+    # -- batch schedule -----------------------------------------------------------------------------
+    def set_batch_schedule(self, schedule: dict[int, int] | None) -> None:
+        """Train with batch size ``schedule[k]`` from epoch ``k`` on (``{first_epoch: batch_size}``; epochs
+        before the first key use ``data.batch_size``); None: ``data.batch_size`` throughout. In memory only."""
+        if schedule and self.config.streaming:
+            raise ConfigError("trainer.batch_schedule needs in-memory data (data.streaming=false): a streaming "
+                              "split is read in batches of data.batch_size")
+        self.batch_schedule = dict(sorted((int(k), int(v)) for k, v in schedule.items())) if schedule else None
+
+    def batch_size_for_epoch(self, epoch: int) -> int:
+        """The training batch size of ``epoch`` (the schedule's last entry at or before it)."""
+        size = self.config.batch_size
+        for first, value in (self.batch_schedule or {}).items():
+            if epoch >= first:
+                size = value
+        return size
+
+    def batches_per_epoch(self, split: str = "train", rank: int = 0, world: int = 1, epoch: int | None = None) -> int:
         """Batches of ``split`` per epoch on ``rank`` of ``world`` processes, counted without building a loader
         (in memory: as Lightning's distributed sampler splits the jets; streaming: exact, see
-        :class:`~tagformer.data.streaming.StreamingJetDataset`); 0 for a split the plan lacks."""
+        :class:`~tagformer.data.streaming.StreamingJetDataset`); 0 for a split the plan lacks. ``epoch``: the
+        training epoch whose batch size counts (with a batch schedule); None: ``data.batch_size``."""
         if not self.plan.splits.has(split):
             return 0
         self._ensure((split,))
-        ds, bs = self._datasets[split], self.config.batch_size
+        ds = self._datasets[split]
+        bs = self.batch_size_for_epoch(epoch) if split == "train" and epoch is not None else self.config.batch_size
         if isinstance(ds, StreamingJetDataset):
             return ds.batches(rank, world)
         per_rank = -(-len(ds) // world) if world > 1 else len(ds)
         return -(-per_rank // bs)
 
-    def train_batches_per_epoch(self, rank: int = 0, world: int = 1) -> int:
+    def train_batches_per_epoch(self, rank: int = 0, world: int = 1, epoch: int | None = None) -> int:
         """:meth:`batches_per_epoch` of the training split (what the learning-rate schedule counts)."""
-        return self.batches_per_epoch("train", rank, world)
+        return self.batches_per_epoch("train", rank, world, epoch)
 
     # -- epochs -------------------------------------------------------------------------------------
     def _start_epoch(self) -> int:
@@ -276,8 +301,9 @@ class JetDataModule(lightning.LightningDataModule):
                 ds.set_epoch(self._start_epoch())
             return DataLoader(ds, batch_size=None, **common)
         if split == "train":
-            self._train_sampler = EpochShuffle(ds, c.seed, epoch=self._start_epoch())
-            sampler = JetBatchSampler(self._train_sampler, c.batch_size, drop_last=False)
+            epoch = self._start_epoch()
+            self._train_sampler = EpochShuffle(ds, c.seed, epoch=epoch)
+            sampler = JetBatchSampler(self._train_sampler, self.batch_size_for_epoch(epoch), drop_last=False)
         else:
             sampler = JetBatchSampler(SequentialSampler(ds), c.batch_size, drop_last=False)
         return DataLoader(ds, batch_sampler=sampler, **common)

@@ -33,9 +33,9 @@ def resolve_compile(setting: bool | str, accelerator: str) -> bool:
     return bool(setting)
 
 
-def compile_fn(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``torch.compile(fn)`` with the inductor backend and static shapes."""
-    return torch.compile(fn, backend="inductor", dynamic=False)
+def compile_fn(fn: Callable[..., Any], backend: str = "inductor") -> Callable[..., Any]:
+    """``torch.compile(fn)`` with static shapes (``backend``: inductor; tests use ``aot_eager``)."""
+    return torch.compile(fn, backend=backend, dynamic=False)
 
 
 class WarmupClock:

@@ -305,21 +305,28 @@ class TaggerModule(L.LightningModule):
 
         Counted from the data module (``train_batches_per_epoch``) when it offers that, so that no training
         loader is built before a resumed run's state is restored (Lightning's ``estimated_stepping_batches``
-        builds and starts one); else Lightning's estimate. ``limit_train_batches`` applies as in Lightning.
+        builds and starts one); else Lightning's estimate. ``limit_train_batches`` applies as in Lightning,
+        epoch by epoch. With a batch schedule (the data module's ``batch_schedule``) each epoch counts the
+        batches of its own batch size.
         """
         trainer = self._trainer
         if trainer is None:
             return 1
-        count = getattr(trainer.datamodule, "train_batches_per_epoch", None)
+        datamodule = trainer.datamodule
+        count = getattr(datamodule, "train_batches_per_epoch", None)
         if count is None:
             return max(1, int(trainer.estimated_stepping_batches))
-        batches = count(trainer.global_rank, trainer.world_size)
         limit = trainer.limit_train_batches
-        if isinstance(limit, int):
-            batches = min(batches, limit)
-        elif limit is not None:
-            batches = int(batches * limit)
-        return max(1, batches * max(int(trainer.max_epochs or 1), 1))
+
+        def limited(batches: int) -> int:
+            if isinstance(limit, int):
+                return min(batches, limit)
+            return batches if limit is None else int(batches * limit)
+
+        epochs = max(int(trainer.max_epochs or 1), 1)
+        if not getattr(datamodule, "batch_schedule", None):
+            return max(1, limited(count(trainer.global_rank, trainer.world_size)) * epochs)
+        return max(1, sum(limited(count(trainer.global_rank, trainer.world_size, epoch=e)) for e in range(epochs)))
 
     def configure_optimizers(self) -> dict[str, Any]:
         cfg = self.optim_cfg

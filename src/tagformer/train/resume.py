@@ -25,7 +25,7 @@ from tagformer.rundir import RunDir, read_json
 RESUMABLE_KEYS = ("trainer.max_epochs", "trainer.max_time_s", "trainer.patience", "trainer.progress",
                   "trainer.log_every_n_steps", "trainer.checkpoint_every_n_steps", "trainer.threads",
                   "trainer.devices", "trainer.accelerator", "trainer.precision", "trainer.deterministic",
-                  "data.num_workers")
+                  "trainer.compile", "data.num_workers")
 _PATH_KEYS = ("data.path", "data.val_path", "data.test_path")
 
 

@@ -230,6 +230,8 @@ def make_trainer(cfg: RunConfig, paths: RunDir, best: BestWeights, num_nodes: in
         log_every_n_steps=cfg.trainer.log_every_n_steps,
         limit_train_batches=cfg.trainer.limit_train_batches,
         limit_val_batches=cfg.trainer.limit_val_batches,
+        # a batch schedule changes the training batch size by epoch: the training loader is built anew each epoch
+        reload_dataloaders_every_n_epochs=1 if getattr(cfg.trainer, "batch_schedule", None) else 0,
         max_time={"seconds": cfg.trainer.max_time_s} if cfg.trainer.max_time_s else None,
         default_root_dir=paths.root,
     )
@@ -262,6 +264,7 @@ def train(cfg: RunConfig | None, run_dir: str | Path, *, resume: bool = False, o
     import torch
 
     from tagformer.train.callbacks import BestWeights
+    from tagformer.train.compile import resolve_compile
     from tagformer.train.module import TaggerModule
     from tagformer.train.resume import check_checkpoint_fits, check_resume
 
@@ -285,7 +288,10 @@ def train(cfg: RunConfig | None, run_dir: str | Path, *, resume: bool = False, o
 
     dm, norm_state = prepare_data(cfg, state.normaliser if state else None)
     info = dm.info
-    module = TaggerModule(build_tagger(cfg, info, norm_state), default_tasks(info), cfg.optim, cfg.schedule)
+    dm.set_batch_schedule(cfg.trainer.batch_schedule)
+    compiled = resolve_compile(cfg.trainer.compile, accelerator)
+    module = TaggerModule(build_tagger(cfg, info, norm_state), default_tasks(info), cfg.optim, cfg.schedule,
+                          compile_step=compiled)
     checkpoint = state.checkpoint if state else None
     if checkpoint is not None:
         check_checkpoint_fits(checkpoint, module, paths.last_ckpt)
@@ -344,6 +350,9 @@ def train(cfg: RunConfig | None, run_dir: str | Path, *, resume: bool = False, o
         "devices": cfg.trainer.devices,
         "num_nodes": num_nodes,
         "torch_threads": torch.get_num_threads(),
+        "compile": compiled,
+        "compile_warmup_s": round(module.warmup.total_s, 2),
+        "batch_schedule": cfg.trainer.batch_schedule,
     }
     atomic_write_json(paths.summary, summary)
     return summary
