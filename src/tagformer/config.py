@@ -66,7 +66,7 @@ MAX_SEED = 2**32 - 1
 #: ``trainer.accelerator`` values (Lightning's names); availability is checked when training starts.
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 #: The sections of a run configuration; each must be a mapping.
-SECTIONS = ("data", "model", "optim", "schedule", "trainer")  # ``tasks`` is a list
+SECTIONS = ("data", "model", "optim", "schedule", "trainer", "finetune")  # ``tasks`` is a list
 
 
 class _Strict(BaseModel):
@@ -162,6 +162,21 @@ class TrainerConfig(_Strict):
         return value
 
 
+class FinetuneConfig(_Strict):
+    """Start from a pretraining run (``tagformer pretrain``): its encoder and input normalisation are loaded
+    into the new tagger before training; ``freeze_encoder`` trains the heads only (a linear probe)."""
+
+    init_from: str | None = None
+    freeze_encoder: bool = False
+
+    @model_validator(mode="after")
+    def _freeze_needs_init(self) -> FinetuneConfig:
+        if self.freeze_encoder and not self.init_from:
+            raise ValueError("finetune.freeze_encoder needs finetune.init_from (a frozen random encoder learns "
+                             "nothing); pass --init-from RUN")
+        return self
+
+
 #: What a task of each kind reads by default.
 DEFAULT_TARGET = {"classification": "labels", "regression": "mass"}
 
@@ -198,6 +213,7 @@ class RunConfig(_Strict):
     schedule: ScheduleConfig = ScheduleConfig()
     trainer: TrainerConfig = TrainerConfig()
     tasks: list[TaskConfig] = Field(default_factory=lambda: [TaskConfig()])
+    finetune: FinetuneConfig = FinetuneConfig()
 
     @model_validator(mode="after")
     def _data_seed_in_range(self) -> RunConfig:
