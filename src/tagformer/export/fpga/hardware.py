@@ -1,0 +1,180 @@
+"""Hardware variants of zoo models: the same weights, rewritten for a fixed-point, fully unrolled circuit.
+
+Each variant takes **normalised** features ``x`` (B, N, F) and the particle mask ``m`` (B, N) as 0/1 values
+(input normalisation is done upstream, like the trigger's input formatting) and returns class logits; its
+``forward(x, m, ops)`` is written once against :mod:`tagformer.export.fpga.ops`, so the torch quantised model
+and the da4ml circuit execute the same operations.
+
+What each variant changes (see docs/fpga.md):
+
+- ``deepsets`` (sum pooling): nothing but the explicit mask multiply; float-identical to the model.
+- ``transformer`` (max pooling): no LayerNorm (dropped); attention scale ``1/sqrt(d)`` folded into W_q and
+  b_q (exact); softmax = max subtraction over real keys, input capped at ``-2**cap_bits`` and passed
+  through an exp lookup table, sum, reciprocal lookup table; FFN activation ReLU instead of GELU;
+  logits-only output. Fine-tuning recovers what the dropped norms and the activation change cost.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from tagformer.errors import ModelError
+from tagformer.export.fpga.fixed import FixedSpec
+from tagformer.export.fpga.lut import Lut, exp_lut, reciprocal_lut
+from tagformer.models.baselines import DeepSets
+from tagformer.models.tagger import Tagger
+from tagformer.models.transformer import Transformer
+
+
+def _linears(module: nn.Module | None) -> list[nn.Linear]:
+    return [] if module is None else [copy.deepcopy(m) for m in module.modules() if isinstance(m, nn.Linear)]
+
+
+def _head(tagger: Tagger) -> nn.Linear:
+    head = tagger.heads[tagger.primary]
+    linear = getattr(head, "linear", None)
+    if not isinstance(linear, nn.Linear):
+        raise ModelError(f"the FPGA path needs a classification head; the run's primary head is {tagger.primary!r}")
+    return copy.deepcopy(linear)
+
+
+class HardwareModel(nn.Module):
+    """Base of the hardware variants: ``forward(x, m, ops)`` -> logits; ``luts(bits, n)`` its tables."""
+
+    def luts(self, bits: int, num_particles: int) -> dict[str, Lut]:
+        return {}
+
+    def changes(self) -> list[str]:
+        return []
+
+
+class HwDeepSets(HardwareModel):
+    """Deep Sets: per-particle MLP (ReLU), masked sum, jet MLP (ReLU), linear head."""
+
+    def __init__(self, encoder: DeepSets, head: nn.Linear) -> None:
+        super().__init__()
+        if encoder.masked_pool.mode != "sum":
+            raise ModelError(f"the FPGA variant of deepsets needs sum pooling, this run uses "
+                             f"{encoder.masked_pool.mode!r}")
+        self.phi = nn.ModuleList(_linears(encoder.phi))
+        self.rho = nn.ModuleList(_linears(encoder.rho))
+        self.head = head
+
+    def forward(self, x: Any, m: Any, ops: Any) -> Any:
+        h = ops.act("input", x)
+        for j, lin in enumerate(self.phi):
+            h = ops.act(f"phi{j}", ops.relu(ops.linear(h, lin)), signed=False)
+        h = ops.act("pool", ops.sum(h * m[..., None], axis=-2), signed=False)
+        for j, lin in enumerate(self.rho):
+            h = ops.act(f"rho{j}", ops.relu(ops.linear(h, lin)), signed=False)
+        return ops.act("logits", ops.linear(h, self.head))
+
+    def changes(self) -> list[str]:
+        return ["padded particles removed by multiplying phi's output with the 0/1 mask (exact)"]
+
+
+class _HwBlock(nn.Module):
+    """One encoder block without norms: x + MHA(x), then x + FFN(x)."""
+
+    def __init__(self, block: nn.Module, num_heads: int, scale_folded: bool = True) -> None:
+        super().__init__()
+        attn = block.attn
+        dim, self.num_heads, self.head_dim = attn.dim, num_heads, attn.head_dim
+        scale = 1.0 / math.sqrt(self.head_dim) if scale_folded else 1.0
+        w, b = attn.in_proj.weight.detach(), attn.in_proj.bias.detach()
+        self.q, self.k, self.v = (nn.Linear(dim, dim) for _ in range(3))
+        with torch.no_grad():
+            for j, lin in enumerate((self.q, self.k, self.v)):
+                lin.weight.copy_(w[j * dim:(j + 1) * dim] * (scale if j == 0 else 1.0))
+                lin.bias.copy_(b[j * dim:(j + 1) * dim] * (scale if j == 0 else 1.0))
+        self.scale = 1.0 if scale_folded else 1.0 / math.sqrt(self.head_dim)
+        self.out = copy.deepcopy(attn.out_proj)
+        self.ffn1, self.ffn2 = _linears(block.ffn)
+
+    def _heads(self, t: Any, ops: Any, n: int) -> Any:
+        return ops.transpose(ops.reshape(t, (n, self.num_heads, self.head_dim)), (1, 0, 2))
+
+    def forward(self, x: Any, m: Any, ops: Any, tag: str, activation: str, n: int) -> Any:
+        q = self._heads(ops.act(f"{tag}.q", ops.linear(x, self.q)), ops, n)
+        k = self._heads(ops.act(f"{tag}.k", ops.linear(x, self.k)), ops, n)
+        v = self._heads(ops.act(f"{tag}.v", ops.linear(x, self.v)), ops, n)
+        s = ops.einsum("hnd,hmd->hnm", q, k)
+        if self.scale != 1.0:
+            s = s * self.scale
+        s = ops.act(f"{tag}.score", s)
+        keys = m[..., None, None, :]
+        big = 2.0 ** (ops.plan.acts[f"{tag}.score"].i + 1) if ops.quantized else 1e4
+        s = s + (keys - 1.0) * big  # padded keys below every real score, so the max is over real keys
+        d = s - ops.max(s, axis=-1)[..., None]
+        e = ops.lut("exp", d) * keys
+        r = ops.lut("reciprocal", ops.sum(e, axis=-1))
+        a = ops.act(f"{tag}.attn", e * r[..., None], signed=False)
+        o = ops.act(f"{tag}.mix", ops.einsum("hnm,hmd->hnd", a, v))
+        o = ops.reshape(ops.transpose(o, (1, 0, 2)), (n, self.num_heads * self.head_dim))
+        x = ops.act(f"{tag}.res1", x + ops.act(f"{tag}.proj", ops.linear(o, self.out)))
+        f = ops.linear(x, self.ffn1)
+        f = ops.relu(f) if activation == "relu" else torch.nn.functional.gelu(f)
+        f = ops.act(f"{tag}.ffn", f, signed=activation != "relu")
+        return ops.act(f"{tag}.res2", x + ops.act(f"{tag}.ffn_out", ops.linear(f, self.ffn2)))
+
+
+class HwTransformer(HardwareModel):
+    """Plain transformer with max pooling, without norms, scale folded, table softmax (see module doc).
+
+    ``activation="gelu"`` keeps the float model's FFN activation (float mode only; used to check the
+    rewrite against the original model built without norms).
+    """
+
+    def __init__(self, encoder: Transformer, head: nn.Linear, activation: str = "relu",
+                 scale_folded: bool = True, cap_bits: int = 3) -> None:
+        super().__init__()
+        if encoder.pooling != "max":
+            raise ModelError(f"the FPGA variant of transformer needs max pooling, this run uses {encoder.pooling!r}")
+        self.embed = copy.deepcopy(encoder.embed)
+        heads = encoder.blocks[0].attn.num_heads
+        self.blocks = nn.ModuleList(_HwBlock(b, heads, scale_folded) for b in encoder.blocks)
+        self.head = head
+        self.activation, self.cap_bits = activation, cap_bits
+
+    def luts(self, bits: int, num_particles: int) -> dict[str, Lut]:
+        """exp on [-2**cap_bits, 0] and 1/sum on [0, N], ``bits``-wide inputs."""
+        cap = self.cap_bits
+        exp_in = FixedSpec(1, cap, max(bits - 1 - cap, 1))
+        prob = FixedSpec(0, 1, max(bits - 1, 1))
+        n_bits = math.ceil(math.log2(num_particles + 1))
+        sum_in = FixedSpec(0, n_bits, max(bits - n_bits, 1))
+        return {"exp": exp_lut(exp_in, prob), "reciprocal": reciprocal_lut(sum_in, prob)}
+
+    def forward(self, x: Any, m: Any, ops: Any) -> Any:
+        n = x.shape[-2]
+        h = ops.act("embed", ops.linear(ops.act("input", x), self.embed))
+        for j, block in enumerate(self.blocks):
+            h = block(h, m, ops, f"block{j}", self.activation, n)
+        h = h + (m[..., None] - 1.0) * (2.0 ** (ops.plan.acts[f"block{len(self.blocks) - 1}.res2"].i + 1)
+                                        if ops.quantized else 1e4)
+        h = ops.act("pool", ops.max(h, axis=-2))
+        return ops.act("logits", ops.linear(h, self.head))
+
+    def changes(self) -> list[str]:
+        return ["LayerNorms removed (not exact; fine-tuning recovers)",
+                "attention scale 1/sqrt(head_dim) folded into W_q and b_q (exact)",
+                f"softmax: max subtraction over real keys, input saturated at -{2 ** self.cap_bits}, exp and "
+                "reciprocal lookup tables (bounded error)",
+                "FFN activation ReLU instead of GELU (not exact; fine-tuning recovers)",
+                "logits-only output (argmax unchanged)"]
+
+
+#: Model name -> hardware variant builder.
+SUPPORTED = {"deepsets": HwDeepSets, "transformer": HwTransformer}
+
+
+def hardware_variant(tagger: Tagger, model_name: str) -> HardwareModel:
+    """The hardware variant of a trained tagger; :class:`ModelError` listing the supported models if none."""
+    if model_name not in SUPPORTED:
+        raise ModelError(f"model {model_name!r} has no FPGA variant yet; supported: {', '.join(SUPPORTED)}")
+    return SUPPORTED[model_name](tagger.encoder, _head(tagger)).double()

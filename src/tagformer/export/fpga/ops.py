@@ -1,0 +1,168 @@
+"""The operation set hardware variants are written in, with a torch and a da4ml implementation.
+
+A hardware variant's ``forward(x, mask, ops)`` calls only these methods and numpy-compatible arithmetic
+(``+``, ``-``, ``*``, indexing with ``None``), so the same code runs
+
+- on torch tensors (:class:`TorchOps`): batched (B, N, F), float64, either float (no quantisation; used to
+  calibrate ranges and to check the variant against the original model) or with fixed-point fake
+  quantisation (quantisation-aware fine-tuning and the quantised reference);
+- on da4ml symbolic arrays (:class:`TraceOps`): one jet (N, F), every quantisation point a da4ml
+  ``quantize`` with the same format, every weight the same quantised constant.
+
+Shapes passed to :meth:`reshape`, :meth:`transpose` and :meth:`einsum` leave out the batch axis.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from tagformer.export.fpga.fixed import FixedSpec, fake_quant, quantize, spec_for_range
+from tagformer.export.fpga.lut import Lut
+
+
+@dataclass
+class QuantPlan:
+    """Bit widths of one quantised model.
+
+    bits : width of weights and activations. Biases get ``2 * bits`` (they add no precision the
+        accumulator does not already have at realistic scales).
+    acts : activation name -> format (from :func:`calibrate`).
+    luts : name -> lookup table (softmax exp and reciprocal).
+    """
+
+    bits: int
+    acts: dict[str, FixedSpec] = field(default_factory=dict)
+    luts: dict[str, Lut] = field(default_factory=dict)
+
+    def weight_spec(self, w: torch.Tensor) -> FixedSpec:
+        return spec_for_range(float(w.detach().abs().max()), self.bits, True)
+
+    def bias_spec(self, b: torch.Tensor) -> FixedSpec:
+        return spec_for_range(float(b.detach().abs().max()), 2 * self.bits, True)
+
+    def quantized_linear(self, lin: nn.Linear) -> tuple[torch.Tensor, torch.Tensor]:
+        """The layer's weight and bias on their fixed-point grids (float64, no gradient)."""
+        w, b = lin.weight.double(), lin.bias.double()
+        return quantize(w, self.weight_spec(w)), quantize(b, self.bias_spec(b))
+
+
+class TorchOps:
+    """Batched torch implementation. ``plan=None``: float; else fake-quantised with ``plan``.
+
+    ``record`` (a dict) collects the largest absolute value seen at each activation (calibration).
+    """
+
+    def __init__(self, plan: QuantPlan | None = None, record: dict[str, float] | None = None) -> None:
+        self.plan, self.record = plan, record
+        self.signs: dict[str, bool] = {}
+
+    @property
+    def quantized(self) -> bool:
+        return self.plan is not None
+
+    def act(self, name: str, x: torch.Tensor, signed: bool = True) -> torch.Tensor:
+        self.signs[name] = signed
+        if self.record is not None:
+            self.record[name] = max(self.record.get(name, 0.0), float(x.detach().abs().max()))
+        if self.plan is None:
+            return x
+        return fake_quant(x, self.plan.acts[name])
+
+    def linear(self, x: torch.Tensor, lin: nn.Linear) -> torch.Tensor:
+        w, b = lin.weight.to(x.dtype), lin.bias.to(x.dtype)
+        if self.plan is not None:
+            w = fake_quant(w, self.plan.weight_spec(w))
+            b = fake_quant(b, self.plan.bias_spec(b))
+        return x @ w.T + b
+
+    def relu(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(x)
+
+    def sum(self, x: torch.Tensor, axis: int) -> torch.Tensor:
+        return x.sum(dim=axis)
+
+    def max(self, x: torch.Tensor, axis: int) -> torch.Tensor:
+        return x.amax(dim=axis)
+
+    def einsum(self, eq: str, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        ins, out = eq.split("->")
+        left, right = ins.split(",")
+        return torch.einsum(f"Z{left},Z{right}->Z{out}", a, b)
+
+    def reshape(self, x: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+        return x.reshape(x.shape[0], *shape)
+
+    def transpose(self, x: torch.Tensor, axes: tuple[int, ...]) -> torch.Tensor:
+        return x.permute(0, *(a + 1 for a in axes))
+
+    def lut(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        """Quantise ``x`` onto the table's input format and look it up (float mode: the smooth function)."""
+        if self.plan is None:
+            table = FLOAT_FUNCTIONS[name]
+            return table(x)
+        lut = self.plan.luts[name]
+        return lut.lookup_torch(fake_quant(x, lut.inp))
+
+
+#: The smooth functions of the tables, used by float-mode :meth:`TorchOps.lut`.
+FLOAT_FUNCTIONS = {"exp": torch.exp, "reciprocal": lambda x: 1.0 / torch.clamp(x, min=1.0)}
+
+
+class TraceOps:
+    """One-jet da4ml implementation: records the integer circuit of the quantised model."""
+
+    def __init__(self, plan: QuantPlan) -> None:
+        self.plan = plan
+
+    quantized = True
+
+    def act(self, name: str, x: Any, signed: bool = True) -> Any:
+        s = self.plan.acts[name]
+        return x.quantize(s.k, s.i, s.f, s.overflow, s.round)
+
+    def linear(self, x: Any, lin: nn.Linear) -> Any:
+        w, b = self.plan.quantized_linear(lin)
+        return x @ w.T.numpy() + b.numpy()
+
+    def relu(self, x: Any) -> Any:
+        return x.relu()
+
+    def sum(self, x: Any, axis: int) -> Any:
+        return np.sum(x, axis=axis)
+
+    def max(self, x: Any, axis: int) -> Any:
+        return np.amax(x, axis=axis)
+
+    def einsum(self, eq: str, a: Any, b: Any) -> Any:
+        from da4ml.trace.ops import einsum
+
+        return einsum(eq, a, b)
+
+    def reshape(self, x: Any, shape: tuple[int, ...]) -> Any:
+        return x.reshape(shape)
+
+    def transpose(self, x: Any, axes: tuple[int, ...]) -> Any:
+        return x.transpose(axes)
+
+    def lut(self, name: str, x: Any) -> Any:
+        lut = self.plan.luts[name]
+        s = lut.inp
+        x = x.quantize(s.k, s.i, s.f, s.overflow, s.round)
+        return x.apply(lut.lookup_numpy).quantize(lut.out.k, lut.out.i, lut.out.f, "SAT", "RND")
+
+
+def calibrated_plan(bits: int, record: dict[str, float], signed: dict[str, bool],
+                    luts: dict[str, Lut] | None = None) -> QuantPlan:
+    """A :class:`QuantPlan` whose activation formats just cover the recorded ranges."""
+    acts = {name: spec_for_range(value, bits, signed[name]) for name, value in record.items()}
+    return QuantPlan(bits=bits, acts=acts, luts=dict(luts or {}))
+
+
+def ceil_log2(n: float) -> int:
+    return math.ceil(math.log2(n)) if n > 1 else 0
