@@ -18,7 +18,6 @@ EXTRA = "fpga"
 def require_da4ml() -> None:
     """Raise a :class:`TagformerError` naming the extra if da4ml is not installed."""
     try:
-        import da4ml  # noqa: F401
         import da4ml.trace  # noqa: F401
     except ImportError as exc:
         raise TagformerError(

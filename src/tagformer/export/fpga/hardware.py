@@ -78,6 +78,19 @@ class HwDeepSets(HardwareModel):
         return ["padded particles removed by multiplying phi's output with the 0/1 mask (exact)"]
 
 
+def table_softmax(s: Any, keys: Any, ops: Any, big: float) -> Any:
+    """Softmax over the last axis of scores ``s`` restricted to ``keys`` (0/1, broadcastable to ``s``).
+
+    Padded keys are pushed ``big`` below every real score so the max is taken over real keys; the shifted
+    scores (<= 0) go through the ``exp`` table (input saturated at its lower end: the cap), padded keys are
+    zeroed, and the sum through the ``reciprocal`` table. With float ops (no plan) the tables are the exact
+    functions, so this equals ``softmax`` over the real keys.
+    """
+    s = s + (keys - 1.0) * big
+    e = ops.lut("exp", s - ops.max(s, axis=-1)[..., None]) * keys
+    return e * ops.lut("reciprocal", ops.sum(e, axis=-1))[..., None]
+
+
 class _HwBlock(nn.Module):
     """One encoder block without norms: x + MHA(x), then x + FFN(x)."""
 
@@ -107,13 +120,8 @@ class _HwBlock(nn.Module):
         if self.scale != 1.0:
             s = s * self.scale
         s = ops.act(f"{tag}.score", s)
-        keys = m[..., None, None, :]
         big = 2.0 ** (ops.plan.acts[f"{tag}.score"].i + 1) if ops.quantized else 1e4
-        s = s + (keys - 1.0) * big  # padded keys below every real score, so the max is over real keys
-        d = s - ops.max(s, axis=-1)[..., None]
-        e = ops.lut("exp", d) * keys
-        r = ops.lut("reciprocal", ops.sum(e, axis=-1))
-        a = ops.act(f"{tag}.attn", e * r[..., None], signed=False)
+        a = ops.act(f"{tag}.attn", table_softmax(s, m[..., None, None, :], ops, big), signed=False)
         o = ops.act(f"{tag}.mix", ops.einsum("hnm,hmd->hnd", a, v))
         o = ops.reshape(ops.transpose(o, (1, 0, 2)), (n, self.num_heads * self.head_dim))
         x = ops.act(f"{tag}.res1", x + ops.act(f"{tag}.proj", ops.linear(o, self.out)))
