@@ -13,6 +13,8 @@ from tagformer.export.fpga.cost import estimate
 from tagformer.export.fpga.emulate import emulate, torch_reference, trace_circuit
 from tagformer.export.fpga.fixed import to_integers
 
+pytest.importorskip("da4ml", reason="the FPGA tests need the fpga extra: pip install 'tagformer[fpga]'")
+
 CASES = {
     "deepsets": (dict(phi_dims=(8, 8), rho_dims=(8,)), 8),
     "transformer": (dict(dim=8, num_heads=2, ffn_dim=8, num_layers=1, pooling="max"), 4),

@@ -34,6 +34,7 @@ def test_wrap_and_unsigned_by_hand() -> None:
 @pytest.mark.parametrize("spec", [FixedSpec(1, 3, 4), FixedSpec(0, 2, 5), FixedSpec(1, -1, 8),
                                   FixedSpec(1, 3, 4, "TRN", "WRAP"), FixedSpec(0, 1, 6, "RND", "WRAP")])
 def test_agrees_with_da4ml_quantiser(spec: FixedSpec) -> None:
+    pytest.importorskip("da4ml", reason="needs the fpga extra: pip install 'tagformer[fpga]'")
     from da4ml.trace.ops import quantize as da_quantize
 
     x = np.random.default_rng(0).normal(0, 6, 5000)
