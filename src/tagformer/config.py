@@ -235,6 +235,10 @@ class RunConfig(_Strict):
         for task in self.tasks:
             if task.target_name != "labels" and task.target_name not in self.data.targets:
                 self.data.targets.append(task.target_name)
+        single_cls = len(self.tasks) == 1 and self.tasks[0].kind == "classification"
+        if self.trainer.monitor == "val_acc" and not single_cls:
+            raise ValueError("trainer.monitor=val_acc needs a single classification task (with several tasks or a "
+                             "regression task the logged metrics are per head); use trainer.monitor=val_loss")
         return self
 
     def to_dict(self) -> dict[str, Any]:

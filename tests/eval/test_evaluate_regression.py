@@ -75,9 +75,6 @@ def multitask_load(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tagformer.rundir, "load_run", load)
 
 
-@pytest.mark.xfail(strict=True, raises=DataError,
-                   reason="JetDataModule does not pass data.targets to prepare()/StreamSpec yet (remove this mark "
-                          "once it does: the test then passes)")
 def test_evaluate_writes_regression_metrics_and_figures(run_and_data, multitask_load):
     run, _ = run_and_data
     metrics = evaluate_run(run, plots=True, device="cpu")

@@ -35,12 +35,45 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --run-dir from its last checkpoint (starts it if it does not exist)")
     p.add_argument("--devices", type=int, default=None, help="number of devices; > 1 trains with DDP")
+    p.add_argument("--task", help="what to train: classification (default), regression (the jet mass, target "
+                   "`mass`), or both comma-separated, e.g. classification,regression; loss weights and options "
+                   "via the config's tasks: list")
+    p.add_argument("--init-from", metavar="RUN", help="start the encoder from a `tagformer pretrain` run")
+    p.add_argument("--freeze-encoder", action="store_true",
+                   help="with --init-from: train the heads only (linear probe)")
     p.set_defaults(func=run, interrupt_hint=INTERRUPT_HINT)
 
 
 def _default_run_dir(cfg: RunConfig) -> Path:
     """``runs/<preset>-seed<seed>`` (the preset the config's model name resolved to)."""
     return Path("runs") / f"{cfg.model.choice.preset}-seed{cfg.seed}"
+
+
+def task_overrides(spec: str | None) -> list[str]:
+    """``--task classification,regression`` as a ``tasks=[...]`` override (none when not given)."""
+    if not spec:
+        return []
+    kinds = [k.strip() for k in spec.split(",") if k.strip()]
+    bad = [k for k in kinds if k not in ("classification", "regression")]
+    if not kinds or bad or len(set(kinds)) != len(kinds):
+        raise ConfigError(f"--task {spec!r}: give classification, regression or classification,regression")
+    return ["tasks=[" + ", ".join(f"{{kind: {k}}}" for k in kinds) + "]"]
+
+
+def finetune_overrides(args: argparse.Namespace) -> list[str]:
+    """``--init-from`` / ``--freeze-encoder`` as ``finetune.*`` overrides."""
+    out = []
+    if args.init_from:
+        out.append(f"finetune.init_from={args.init_from}")
+    if args.freeze_encoder:
+        out.append("finetune.freeze_encoder=true")
+    return out
+
+
+def _resume_keeps_setup(args: argparse.Namespace) -> None:
+    if args.task or args.init_from or args.freeze_encoder:
+        raise ConfigError("--task, --init-from and --freeze-encoder set up a new run; resuming keeps the run's own "
+                          "(drop them, or give a new --run-dir)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,19 +87,27 @@ def run(args: argparse.Namespace) -> int:
     if args.resume and run_dir is None and not (args.model or args.config):
         raise ConfigError("--resume needs --run-dir (or the --model/--data/--config of the original run)")
     if args.resume and run_dir is not None and RunDir(run_dir).is_run():
+        _resume_keeps_setup(args)
         summary = train(None, run_dir, resume=True, overrides=args.overrides, devices=args.devices,
                         model=args.model, data=args.data, config_file=args.config)
     else:
         if not (args.model or args.config):
             raise ConfigError("give --model NAME (or a --config file that sets model.name)")
-        cfg = build_config(model=args.model, data=args.data, config_file=args.config, overrides=args.overrides)
+        overrides = [*task_overrides(args.task), *finetune_overrides(args), *args.overrides]
+        cfg = build_config(model=args.model, data=args.data, config_file=args.config, overrides=overrides)
         run_dir = run_dir or _default_run_dir(cfg)
         if args.resume and RunDir(run_dir).is_run():
+            _resume_keeps_setup(args)
             summary = train(None, run_dir, resume=True, overrides=args.overrides, devices=args.devices,
                             model=args.model, data=args.data, config_file=args.config)
         else:
             summary = train(cfg, run_dir, devices=args.devices)
-    if summary:
+    if summary and "val_acc" not in summary.get("val", {}):
+        val = summary.get("val", {})
+        print(f"run {run_dir}: {summary['preset']} ({', '.join(summary.get('tasks', []))}) best epoch "
+              f"{summary['best_epoch']} val_loss {val.get('val_loss', float('nan')):.4f}; {summary['params']:,} "
+              f"params; {summary['wall_time_s']:.0f} s")
+    elif summary:
         val = summary.get("val", {})
         flops = summary.get("flops_per_jet")
         print(f"run {run_dir}: {summary['preset']} best epoch {summary['best_epoch']} "

@@ -32,9 +32,10 @@ from tagformer.data.dataset import EpochShuffle, InMemoryJetDataset, JetBatchSam
 from tagformer.data.features import FEATURE_SETS, feature_names
 from tagformer.data.formats import FILE_SHIFT, FORMATS, detect_format, get_reader, read_files
 from tagformer.data.info import DatasetInfo
+from tagformer.data.labels import label_subset
 from tagformer.data.normalise import Normaliser
 from tagformer.data.orderings import ORDERINGS
-from tagformer.data.pipeline import Prepared, TruncationStats, concat_prepared, prepare
+from tagformer.data.pipeline import Prepared, TruncationStats, concat_prepared, prepare, report_nan_drops
 from tagformer.data.splits import SPLIT_IDS, SplitPlan, jet_split, plan_splits
 from tagformer.data.streaming import StreamingJetDataset, StreamSpec, sample_streaming
 from tagformer.errors import ConfigError, DataError
@@ -156,7 +157,7 @@ class JetDataModule(lightning.LightningDataModule):
                 if c.max_jets is not None:
                     share = share.select(slice(0, c.max_jets - counts[s]))
                 if len(share) and s in keep:
-                    parts[s].append(prepare(share, c.feature_set, c.num_particles, c.ordering, rngs[s]))
+                    parts[s].append(prepare(share, c.feature_set, c.num_particles, c.ordering, rngs[s], c.targets))
                 counts[s] += len(share)
         for s in keep:
             if not parts[s]:
@@ -164,6 +165,10 @@ class JetDataModule(lightning.LightningDataModule):
                                 "fractions?).")
             self._prepared[s] = concat_prepared(parts[s])
             self._stats[s] = self._prepared[s].stats
+            report_nan_drops(s, self._stats[s])
+            if s == "train" and c.label_fraction < 1.0:  # few-label training: a fixed class-balanced subset
+                self._prepared[s] = self._prepared[s].take(label_subset(self._prepared[s].labels, c.label_fraction,
+                                                                        c.seed))
 
     def _load_in_memory(self, need: set[str]) -> None:
         """Prepare the splits in ``need``: one pass over the training files for it and the carved splits."""
@@ -186,7 +191,7 @@ class JetDataModule(lightning.LightningDataModule):
                 num_particles=c.num_particles, ordering=c.ordering, batch_size=c.batch_size,
                 shuffle=split == "train", shuffle_buffer=c.shuffle_buffer, seed=c.seed,
                 chunk_size=min(10_000, c.shuffle_buffer), fractions=dict(splits.fractions) if carve else {},
-                max_jets=c.max_jets, num_workers=c.num_workers)
+                max_jets=c.max_jets, num_workers=c.num_workers, targets=list(c.targets))
         return self._specs[split]
 
     # -- preparing splits ---------------------------------------------------------------------------
@@ -196,6 +201,9 @@ class JetDataModule(lightning.LightningDataModule):
         if not need:
             return
         if self.config.streaming:
+            if self.config.label_fraction < 1.0:
+                raise ConfigError("data.label_fraction < 1 needs the in-memory loader (the class-balanced subset "
+                                  "is drawn over the whole training split); set data.streaming=false")
             for split in need:
                 self._datasets[split] = StreamingJetDataset(self._spec(split))
             return
@@ -226,6 +234,16 @@ class JetDataModule(lightning.LightningDataModule):
     def normaliser_state(self) -> dict:
         """JSON-serialisable state of :attr:`normaliser` (fits it if needed)."""
         return self.normaliser.state_dict()
+
+    def train_targets(self, max_jets: int = 200_000) -> dict[str, np.ndarray]:
+        """The training split's named per-jet targets (``data.targets``): all of them in memory, up to
+        ``max_jets`` of a streaming sample otherwise (for target standardisation)."""
+        if self.config.streaming:
+            part = sample_streaming(self._spec("train"), max_jets)
+        else:
+            self._ensure(("train",))
+            part = self._prepared["train"]
+        return dict(part.targets or {})
 
     def train_classes(self) -> list[int] | None:
         """Labels present in the training split (in memory: all of it; streaming: the sample the normaliser

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import lightning as L
+
 from tagformer.errors import TagformerError
 
 if TYPE_CHECKING:
@@ -145,3 +147,11 @@ def encoder_eval(tagger: Tagger) -> None:
     """Put the encoder (only) in eval mode: a frozen encoder's dropout off and batch-norm statistics fixed.
     Call it after each ``tagger.train()`` (e.g. at every training epoch start) when probing."""
     tagger.encoder.eval()
+
+
+class FrozenEncoderEval(L.Callback):
+    """Keep a frozen encoder in eval mode (dropout off, batch-norm statistics fixed) at every training epoch
+    start, after Lightning has put the whole model in training mode."""
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        encoder_eval(pl_module.model)  # type: ignore[arg-type]

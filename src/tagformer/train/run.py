@@ -8,7 +8,8 @@ The data flow is straight: the config arrives validated with its model already r
 (``cfg.model.choice``); one :class:`~tagformer.data.datamodule.JetDataModule` resolves the data once and
 yields raw features; the normalisation it fits on the training split is copied into the model
 (``model.input_norm``) before training, so the weights carry it; the model is trained on its tasks
-(:func:`default_tasks`) by :class:`~tagformer.train.module.TaggerModule`.
+(``cfg.tasks``: classification, regression or both,
+:func:`tagformer.tasks.build_tasks`) by :class:`~tagformer.train.module.TaggerModule`.
 
 Every checkpoint holds only tensors and plain Python values and is read with
 ``torch.load(..., weights_only=True)``; Lightning's resume is asked to load the same way.
@@ -49,7 +50,6 @@ if TYPE_CHECKING:
     from tagformer.data.datamodule import JetDataModule
     from tagformer.data.info import DatasetInfo
     from tagformer.models.tagger import Tagger
-    from tagformer.tasks.base import Task
     from tagformer.train.callbacks import BestWeights
     from tagformer.train.resume import ResumeState
 
@@ -111,13 +111,6 @@ def build_tagger(cfg: RunConfig, info: DatasetInfo, normaliser_state: dict[str, 
                          num_particles=info.num_particles, **cfg.model.overrides)
     model.input_norm.set_stats(normaliser_state["mean"], normaliser_state["std"])
     return model
-
-
-def default_tasks(info: DatasetInfo) -> list[Task]:
-    """What ``tagformer train`` trains: jet classification into the dataset's classes."""
-    from tagformer.tasks import ClassificationTask
-
-    return [ClassificationTask(info.num_classes)]
 
 
 def _best_val_row(metrics_csv: Path, best_epoch: int) -> dict[str, float]:
@@ -263,8 +256,16 @@ def train(cfg: RunConfig | None, run_dir: str | Path, *, resume: bool = False, o
     import lightning as L
     import torch
 
+    from tagformer.tasks import attach_heads, build_tasks, fit_target_stats
+    from tagformer.tasks.build import regression_tasks
     from tagformer.train.callbacks import BestWeights
     from tagformer.train.compile import resolve_compile
+    from tagformer.train.init_from import (
+        FrozenEncoderEval,
+        freeze_encoder,
+        load_pretrained_encoder,
+        pretrained_normaliser,
+    )
     from tagformer.train.module import TaggerModule
     from tagformer.train.resume import check_checkpoint_fits, check_resume
 
@@ -286,12 +287,21 @@ def train(cfg: RunConfig | None, run_dir: str | Path, *, resume: bool = False, o
         torch.set_num_threads(cfg.trainer.threads)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 
-    dm, norm_state = prepare_data(cfg, state.normaliser if state else None)
+    init_from = cfg.finetune.init_from
+    given_norm = state.normaliser if state else (pretrained_normaliser(init_from) if init_from else None)
+    dm, norm_state = prepare_data(cfg, given_norm)
     info = dm.info
     dm.set_batch_schedule(cfg.trainer.batch_schedule)
     compiled = resolve_compile(cfg.trainer.compile, accelerator)
-    module = TaggerModule(build_tagger(cfg, info, norm_state), default_tasks(info), cfg.optim, cfg.schedule,
-                          compile_step=compiled)
+    tasks = build_tasks(cfg.tasks, info.num_classes)
+    tagger = attach_heads(build_tagger(cfg, info, norm_state), tasks)
+    target_stats = fit_target_stats(tasks, dm.train_targets()) if regression_tasks(tasks) else {}
+    if init_from and state is None:  # a resume takes every weight from its checkpoint
+        load_pretrained_encoder(tagger, init_from, model=cfg.model.name, overrides=cfg.model.overrides, data=cfg.data)
+    if cfg.finetune.freeze_encoder:
+        freeze_encoder(tagger)
+        extra_callbacks = (FrozenEncoderEval(), *extra_callbacks)
+    module = TaggerModule(tagger, tasks, cfg.optim, cfg.schedule, compile_step=compiled)
     checkpoint = state.checkpoint if state else None
     if checkpoint is not None:
         check_checkpoint_fits(checkpoint, module, paths.last_ckpt)
@@ -326,6 +336,9 @@ def train(cfg: RunConfig | None, run_dir: str | Path, *, resume: bool = False, o
     from tagformer.bench.flops import FLOPS_CONVENTION, count_params, model_flops_per_jet
 
     summary = {
+        "tasks": [t.name for t in tasks],
+        **({"target_stats": target_stats} if target_stats else {}),
+        **({"init_from": init_from, "freeze_encoder": cfg.finetune.freeze_encoder} if init_from else {}),
         "model": cfg.model.choice.entry.name,
         "preset": cfg.model.choice.preset,
         "model_overrides": cfg.model.overrides,
