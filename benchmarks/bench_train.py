@@ -238,11 +238,17 @@ def run_training(args: argparse.Namespace, data: Path, root: Path) -> list[dict[
                         for mode in modes:
                             extra = ["trainer.compile=" + ("true" if mode == "train_compiled" else "false")]
                             cfg = build_config(model=model, data=str(data), overrides=[*cfg_args, *extra])
-                            with num_threads(threads):
-                                if mode in ("bare", "compiled"):
-                                    m = bare_epoch(cfg, args.device, compiled=mode == "compiled")
-                                else:
-                                    m = train_epochs(cfg, args.device, root)
+                            try:
+                                with num_threads(threads):
+                                    if mode in ("bare", "compiled"):
+                                        m = bare_epoch(cfg, args.device, compiled=mode == "compiled")
+                                    else:
+                                        m = train_epochs(cfg, args.device, root)
+                            except Exception as exc:  # e.g. a model torch.compile cannot handle: a result too
+                                reason = str(exc).strip().splitlines()
+                                print(f"  {model} N={n} B={batch} T={threads} {mode}: failed: "
+                                      f"{(reason[-1] if reason else repr(exc))[:200]}", flush=True)
+                                m = {"jets": float("nan"), "wall": 1.0, "cpu": 1.0, "warmup": float("nan")}
                             results[mode].append(m)
                             print(f"  {model:>16s} N={n:<3d} B={batch:<5d} T={threads} {mode:>14s}: "
                                   f"{m['jets'] / m['wall']:>9,.0f} jets/s wall, {m['jets'] / m['cpu']:>9,.0f} per CPU-s"

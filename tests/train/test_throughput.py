@@ -148,6 +148,21 @@ def test_compiled_run_keeps_plain_weight_names_and_reports_warmup(tiny_h5: Path,
             torch.testing.assert_close(b[key], a[key], rtol=1e-3, atol=1e-5)
 
 
+def test_a_model_that_does_not_compile_trains_eagerly(tiny_h5: Path, tmp_path: Path, monkeypatch):
+    def failing(fn):
+        def call(batch):
+            raise torch._dynamo.exc.Unsupported("not this model")
+        return call
+
+    monkeypatch.setattr("tagformer.train.module.compile_fn", failing)
+    overrides = [*TINY_OVERRIDES, "trainer.max_epochs=1"]
+    eager = train(build_config(model="transformer_tiny", data=str(tiny_h5), overrides=overrides), tmp_path / "eager")
+    with pytest.warns(Warning, match="torch.compile failed for this model"):
+        fell_back = train(build_config(model="transformer_tiny", data=str(tiny_h5),
+                                       overrides=[*overrides, "trainer.compile=true"]), tmp_path / "compiled")
+    assert fell_back["best_score"] == pytest.approx(eager["best_score"], rel=1e-6)
+
+
 class _BatchSizes(L.Callback):
     def __init__(self) -> None:
         self.sizes: dict[int, list[int]] = {}

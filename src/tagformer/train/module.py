@@ -25,7 +25,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from tagformer.config import OptimConfig, ScheduleConfig
 from tagformer.data.batch import JetBatch
@@ -213,12 +213,20 @@ class TaggerModule(L.LightningModule):
             total = total + term
         return total, {"loss": total.detach(), **values}
 
-    def _train_step_fn(self) -> Callable[[JetBatch], tuple[torch.Tensor, dict[str, torch.Tensor]]]:
+    def _train_step(self, batch: JetBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The loss step of a training batch: compiled when ``compile`` (eager from the first failure on)."""
         if not self.compile:
-            return self._step
+            return self._step(batch)
         if self._compiled is None:
             self._compiled = compile_fn(self._step)
-        return self._compiled
+        try:
+            return self._compiled(batch)
+        except torch._dynamo.exc.TorchDynamoException as exc:  # this model does not compile: train eagerly
+            self.compile = False
+            reason = str(exc).strip().splitlines()
+            rank_zero_warn(f"[compile] torch.compile failed for this model ({reason[-1][:300] if reason else exc!r}); "
+                           "training continues eagerly (trainer.compile=false avoids the attempt)")
+            return self._step(batch)
 
     def on_train_epoch_start(self) -> None:
         self._sums = EpochSums()
@@ -239,7 +247,7 @@ class TaggerModule(L.LightningModule):
                            f"{seconds:.1f} s (torch.compile warm-up; {self.warmup.total_s:.1f} s so far)")
 
     def training_step(self, batch: JetBatch, batch_idx: int) -> torch.Tensor:
-        loss, values = self._train_step_fn()(batch)
+        loss, values = self._train_step(batch)
         self._finite.step(loss, int(self.global_step), int(self.current_epoch), batch_idx)
         n = len(batch)
         self._sums.add(values, n)
