@@ -245,9 +245,9 @@ def run_training(args: argparse.Namespace, data: Path, root: Path) -> list[dict[
                                     else:
                                         m = train_epochs(cfg, args.device, root)
                             except Exception as exc:  # e.g. a model torch.compile cannot handle: a result too
-                                reason = str(exc).strip().splitlines()
-                                print(f"  {model} N={n} B={batch} T={threads} {mode}: failed: "
-                                      f"{(reason[-1] if reason else repr(exc))[:200]}", flush=True)
+                                lines = [x for x in str(exc).splitlines() if "Error" in x] or [repr(exc)]
+                                print(f"  {model} N={n} B={batch} T={threads} {mode}: failed: {lines[-1][:200]}",
+                                      flush=True)
                                 m = {"jets": float("nan"), "wall": 1.0, "cpu": 1.0, "warmup": float("nan")}
                             results[mode].append(m)
                             print(f"  {model:>16s} N={n:<3d} B={batch:<5d} T={threads} {mode:>14s}: "

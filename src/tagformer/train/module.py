@@ -223,9 +223,9 @@ class TaggerModule(L.LightningModule):
             return self._compiled(batch)
         except torch._dynamo.exc.TorchDynamoException as exc:  # this model does not compile: train eagerly
             self.compile = False
-            reason = str(exc).strip().splitlines()
-            rank_zero_warn(f"[compile] torch.compile failed for this model ({reason[-1][:300] if reason else exc!r}); "
-                           "training continues eagerly (trainer.compile=false avoids the attempt)")
+            lines = [x for x in str(exc).splitlines() if "Error" in x] or str(exc).strip().splitlines() or [repr(exc)]
+            rank_zero_warn(f"[compile] torch.compile failed for this model ({lines[-1][:300]}); training continues "
+                           "eagerly (trainer.compile=false avoids the attempt)")
             return self._step(batch)
 
     def on_train_epoch_start(self) -> None:
