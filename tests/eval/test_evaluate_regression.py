@@ -11,11 +11,10 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
 import torch
-from tinydata import TINY_OVERRIDES, write_tiny_hls4ml
+from tinydata import TINY_OVERRIDES, write_tiny_hls4ml, write_tiny_with_targets
 
 import tagformer.rundir
 from tagformer.cli.main import main
@@ -27,31 +26,13 @@ from tagformer.eval.regression_plots import plot_paths
 from tagformer.tasks import attach_heads, build_tasks, fit_target_stats
 
 
-def _with_targets(path: Path) -> Path:
-    """The tiny file plus reco ``pt``/``mass_mmdt`` jet columns and a truth ``mass`` target."""
-    write_tiny_hls4ml(path, jets_per_class=30)
-    with h5py.File(path, "a") as f:
-        labels = f["jets"][:, 3:].argmax(1)
-        rng = np.random.default_rng(1)
-        mass = np.array([20.0, 15.0, 80.4, 91.2, 172.5], np.float32)[labels] * rng.uniform(0.9, 1.1, len(labels))
-        jets = f["jets"][:]
-        jets[:, 0] = rng.uniform(500, 1000, len(labels))  # pt
-        jets[:, 2] = mass * rng.uniform(0.8, 1.0, len(labels))  # reco soft-drop mass
-        f["jets"][...] = jets
-        del f["jetFeatureNames"]
-        f["jetFeatureNames"] = np.array([b"pt", b"eta", b"mass_mmdt", b"j_g", b"j_q", b"j_w", b"j_z", b"j_t"])
-        f["jetTargets"] = mass[:, None].astype(np.float32)
-        f["jetTargetNames"] = np.array([b"mass"])
-    return path
-
-
 @pytest.fixture(scope="module")
 def run_and_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     from tagformer.config import build_config
     from tagformer.train.run import train
 
     root = tmp_path_factory.mktemp("evalreg")
-    data = _with_targets(root / "tiny.h5")
+    data = write_tiny_with_targets(root / "tiny.h5")
     cfg = build_config(model="transformer_tiny", data=str(data), overrides=[*TINY_OVERRIDES, "trainer.max_epochs=1"])
     train(cfg, root / "run")
     return root / "run", data

@@ -48,3 +48,23 @@ def write_tiny_hls4ml(path: Path, jets_per_class: int = 40, particles: int = 20,
         f["jetFeatureNames"] = np.array([b"pt", b"eta", b"mass"] + [c.encode() for c in CLASSES])
         f["particleFeatureNames"] = np.array([s.encode() for s in FEATURES])
     return path
+
+
+def write_tiny_with_targets(path: Path, jets_per_class: int = 30) -> Path:
+    """The tiny file plus reco ``pt``/``mass_mmdt`` jet columns and a truth ``mass`` target."""
+    write_tiny_hls4ml(path, jets_per_class=jets_per_class)
+    import h5py
+
+    with h5py.File(path, "a") as f:
+        labels = f["jets"][:, 3:].argmax(1)
+        rng = np.random.default_rng(1)
+        mass = np.array([20.0, 15.0, 80.4, 91.2, 172.5], np.float32)[labels] * rng.uniform(0.9, 1.1, len(labels))
+        jets = f["jets"][:]
+        jets[:, 0] = rng.uniform(500, 1000, len(labels))  # pt
+        jets[:, 2] = mass * rng.uniform(0.8, 1.0, len(labels))  # reco soft-drop mass
+        f["jets"][...] = jets
+        del f["jetFeatureNames"]
+        f["jetFeatureNames"] = np.array([b"pt", b"eta", b"mass_mmdt", b"j_g", b"j_q", b"j_w", b"j_z", b"j_t"])
+        f["jetTargets"] = mass[:, None].astype(np.float32)
+        f["jetTargetNames"] = np.array([b"mass"])
+    return path

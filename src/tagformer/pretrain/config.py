@@ -159,6 +159,7 @@ def build_pretrain_config(*, model: str | None = None, data: str | None = None, 
     run = build_config(model=model, data=data, overrides=rest, base=run_base)
     raw = run.to_dict()
     raw.pop("tasks", None)
+    raw.pop("finetune", None)  # pretraining starts from scratch and has no heads
     section = dict((base or {}).get(SECTION) or {})
     section = deep_merge(section, parse_overrides(mine).get(SECTION) or {})
     if method is not None:
