@@ -55,3 +55,12 @@ def test_a_regression_only_run_is_compared(tmp_path: Path):
     mixed = compare_runs([_run(tmp_path / "a", "reg", 0, 0.1, accuracy=None), _run(tmp_path / "b", "cls", 0, None)])
     md = to_markdown(mixed)
     assert md.count("| - | - | - | - | - |") == 1  # the classification run's empty regression cells
+
+
+def test_runs_with_other_tasks_get_their_own_row_name():
+    from tagformer.eval.compare import _name
+
+    base = {"preset": "phat_small", "model_overrides": {}}
+    assert _name(base) == _name({**base, "tasks": ["classification"]}) == "phat_small"
+    assert _name({**base, "tasks": ["classification", "regression"]}) == "phat_small [classification+regression]"
+    assert _name({**base, "tasks": ["regression"]}) == "phat_small [regression]"

@@ -41,7 +41,11 @@ def _load(run: Path) -> dict[str, Any]:
 
 
 def _name(summary: dict[str, Any]) -> str:
-    return configuration_name(str(summary.get("preset") or summary.get("model")), summary.get("model_overrides"))
+    """The configuration's row name: preset and overrides, plus the heads when the run trained other tasks than
+    classification alone (``phat_small [classification+regression]``), so such runs form their own rows."""
+    name = configuration_name(str(summary.get("preset") or summary.get("model")), summary.get("model_overrides"))
+    tasks = list(summary.get("tasks") or ["classification"])
+    return name if tasks == ["classification"] else f"{name} [{'+'.join(tasks)}]"
 
 
 def _primary_rejection(metrics: dict[str, Any]) -> tuple[str, float | None]:
