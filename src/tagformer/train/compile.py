@@ -3,7 +3,7 @@ compilation cost.
 
 ``auto`` means *on for CUDA, off elsewhere*. The choice is measured (docs/training.md): on the CPU the
 trigger-size models' training step is dominated by operators inductor calls rather than generates (the
-attention kernel, matrix products) and compiled steps ran at 0.7-1.1x the eager rate after a warm-up of
+attention kernel, matrix products) and compiled steps ran at 0.7-1.0x the eager rate after a warm-up of
 about a minute per batch shape, so compiling there does not pay; on a GPU, where eager steps of these
 models are launch-bound, fusing the element-wise work pays. ``true`` compiles on any device (with a
 working C++ compiler on the CPU), ``false`` never does.
