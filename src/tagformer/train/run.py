@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -186,6 +187,7 @@ def make_trainer(cfg: RunConfig, paths: RunDir, best: BestWeights, num_nodes: in
     import lightning as L
 
     from tagformer.train.callbacks import DataEpoch, EpochMetrics, JetProgressBar, RollingCheckpoint
+    from tagformer.train.logprogress import LogLines
 
     mode = "min" if cfg.trainer.monitor.endswith("loss") else "max"
     callbacks: list[Any] = [
@@ -197,8 +199,11 @@ def make_trainer(cfg: RunConfig, paths: RunDir, best: BestWeights, num_nodes: in
         RollingCheckpoint(paths.last_ckpt, cfg.trainer.checkpoint_every_n_steps),
         *extra_callbacks,
     ]
-    if cfg.trainer.progress:
+    bar = cfg.trainer.progress and sys.stdout.isatty()  # a redrawn bar on terminals, plain lines in log files
+    if bar:
         callbacks.append(JetProgressBar(refresh_rate=max(1, cfg.trainer.log_every_n_steps)))
+    elif cfg.trainer.progress:
+        callbacks.append(LogLines())
     loggers: list[Any] = [L.pytorch.loggers.CSVLogger(paths.root, name=paths.logs.name)]
     with contextlib.suppress(ImportError, ModuleNotFoundError):
         import tensorboard  # noqa: F401
@@ -217,7 +222,7 @@ def make_trainer(cfg: RunConfig, paths: RunDir, best: BestWeights, num_nodes: in
         callbacks=callbacks,
         logger=loggers,
         enable_checkpointing=False,
-        enable_progress_bar=cfg.trainer.progress,
+        enable_progress_bar=bar,
         enable_model_summary=False,
         num_sanity_val_steps=0,
         log_every_n_steps=cfg.trainer.log_every_n_steps,
