@@ -263,6 +263,25 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def recipe_names() -> list[str]:
+    """Names of the packaged recipes (``configs/recipes/<name>.yaml``), usable as ``--config <name>``."""
+    folder = resources.files("tagformer") / "configs" / "recipes"
+    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def read_user_config(config_file: str | Path) -> dict[str, Any]:
+    """The ``--config`` file: a path, or the name of a packaged recipe (``phat_paper``, ``salt_paper``; see
+    :func:`recipe_names`) when no such file exists. ConfigError naming both choices otherwise."""
+    path = Path(config_file)
+    if path.exists():
+        return read_yaml(path)
+    name = path.name.removesuffix(".yaml")
+    if len(path.parts) <= 2 and name in recipe_names():  # "phat_paper", "recipes/phat_paper(.yaml)"
+        return packaged_config(f"recipes/{name}") or {}
+    raise ConfigError(f"config file {config_file} does not exist (nor is it a packaged recipe: "
+                      f"{', '.join(recipe_names())})")
+
+
 def packaged_config(name: str) -> dict[str, Any] | None:
     """The packaged ``configs/<name>.yaml`` as a dict, or None if there is none."""
     ref = resources.files("tagformer") / "configs" / f"{name}.yaml"
@@ -369,7 +388,7 @@ def build_config(
     """
     dotted = parse_overrides(overrides)
     check_sections(dotted, "the command-line overrides")
-    user = read_yaml(Path(config_file)) if config_file else {}
+    user = read_user_config(config_file) if config_file else {}
     check_sections(user, str(config_file))
     merged = dict(base) if base is not None else (packaged_config("base") or {})
     check_sections(merged, "the saved config" if base is not None else "configs/base.yaml")

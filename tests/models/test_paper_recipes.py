@@ -29,3 +29,19 @@ def test_salt_recipe_uses_the_reference_choices_and_overrides_still_win():
     with resources.as_file(RECIPES / "salt_paper.yaml") as path:
         cfg = build_config(config_file=path, data="jets.h5", overrides=["trainer.patience=7"])
     assert cfg.model.name == "salt_ref" and cfg.trainer.patience == 7
+
+
+@pytest.mark.parametrize(("name", "last"), [("phat_paper", {1000: 4096}), ("salt_paper", {800: 2048})])
+def test_recipes_by_name_carry_the_reference_batch_stages(name, last):
+    cfg = build_config(config_file=name, data="jets.h5")  # a packaged recipe's name, no path
+    schedule = cfg.trainer.batch_schedule
+    assert list(schedule)[:5] == [0, 200, 400, 600, 800] and schedule[0] == 128
+    assert {k: v for k, v in schedule.items() if k == max(schedule)} == last
+    assert build_config(config_file=f"recipes/{name}.yaml", data="jets.h5").trainer.batch_schedule == schedule
+
+
+def test_an_unknown_config_name_lists_the_recipes(tmp_path):
+    from tagformer.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"does not exist .*phat_paper, salt_paper"):
+        build_config(config_file=str(tmp_path / "nope.yaml"), data="jets.h5")

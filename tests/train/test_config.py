@@ -59,7 +59,7 @@ def test_unknown_model_and_missing_data_are_config_errors(tmp_path):
     bad.write_text("trainer: [1, 2\n")
     with pytest.raises(ConfigError, match=str(bad)):
         build_config(model="transformer_tiny", data="x.h5", config_file=bad)
-    with pytest.raises(ConfigError, match="cannot read"):
+    with pytest.raises(ConfigError, match="does not exist"):
         build_config(model="transformer_tiny", data="x.h5", config_file=tmp_path / "missing.yaml")
 
 
