@@ -203,8 +203,8 @@ class TaskConfig(_Strict):
         return self.target or DEFAULT_TARGET[self.kind]
 
 
-class RunConfig(_Strict):
-    """Everything one training run needs; saved as ``config.yaml`` in the run directory."""
+class RunSections(_Strict):
+    """The sections every run directory's ``config.yaml`` has (training and pretraining runs alike)."""
 
     seed: int = Field(0, ge=0, le=MAX_SEED)
     data: DataConfig
@@ -212,14 +212,22 @@ class RunConfig(_Strict):
     optim: OptimConfig = OptimConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     trainer: TrainerConfig = TrainerConfig()
-    tasks: list[TaskConfig] = Field(default_factory=lambda: [TaskConfig()])
-    finetune: FinetuneConfig = FinetuneConfig()
 
     @model_validator(mode="after")
-    def _data_seed_in_range(self) -> RunConfig:
+    def _data_seed_in_range(self) -> RunSections:
         if not 0 <= self.data.seed <= MAX_SEED:
             raise ValueError(f"data.seed must be in [0, {MAX_SEED}], got {self.data.seed}")
         return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class RunConfig(RunSections):
+    """Everything one training run needs; saved as ``config.yaml`` in the run directory."""
+
+    tasks: list[TaskConfig] = Field(default_factory=lambda: [TaskConfig()])
+    finetune: FinetuneConfig = FinetuneConfig()
 
     @model_validator(mode="after")
     def _tasks_consistent(self) -> RunConfig:
@@ -240,9 +248,6 @@ class RunConfig(_Strict):
             raise ValueError("trainer.monitor=val_acc needs a single classification task (with several tasks or a "
                              "regression task the logged metrics are per head); use trainer.monitor=val_loss")
         return self
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
 
 
 def read_yaml(path: Path) -> dict[str, Any]:

@@ -15,16 +15,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tagformer.config import (
-    MAX_SEED,
-    ModelConfig,
-    OptimConfig,
-    ScheduleConfig,
-    TrainerConfig,
+    RunSections,
     build_config,
     deep_merge,
     parse_overrides,
 )
-from tagformer.data.config import DataConfig
 from tagformer.errors import ConfigError
 from tagformer.train.init_from import PRETRAIN_SECTION
 
@@ -108,15 +103,9 @@ class PretrainSection(_Strict):
     rino: RINOConfig = RINOConfig()
 
 
-class PretrainConfig(_Strict):
+class PretrainConfig(RunSections):
     """Everything one pretraining run needs; saved as the run's ``config.yaml``."""
 
-    seed: int = Field(0, ge=0, le=MAX_SEED)
-    data: DataConfig
-    model: ModelConfig = ModelConfig()
-    optim: OptimConfig = OptimConfig()
-    schedule: ScheduleConfig = ScheduleConfig()
-    trainer: TrainerConfig = TrainerConfig()
     pretrain: PretrainSection = PretrainSection()
 
     @model_validator(mode="after")
@@ -125,9 +114,6 @@ class PretrainConfig(_Strict):
             raise ValueError(f"pretraining has no accuracy: trainer.monitor must be val_loss, got "
                              f"{self.trainer.monitor}")
         return self
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
 
 
 def is_pretrain_config(raw: Mapping[str, Any]) -> bool:

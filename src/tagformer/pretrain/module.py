@@ -25,7 +25,7 @@ from tagformer.pretrain.backbone import Backbone
 from tagformer.pretrain.collapse import embedding_stats
 from tagformer.pretrain.masking import step_generator
 from tagformer.pretrain.method import PretrainMethod
-from tagformer.train.module import EpochSums, NonFiniteLossError, lr_factor
+from tagformer.train.module import EpochSums, NonFiniteLossError
 from tagformer.train.rng import rng_state, set_rng_state
 
 #: Jets of the validation split whose embeddings are kept for the collapse statistics.
@@ -144,19 +144,6 @@ class PretrainModule(L.LightningModule):
             set_rng_state(checkpoint["tagformer_rng"])
 
     def configure_optimizers(self) -> dict[str, Any]:
-        cfg = self.optim_cfg
-        decay, no_decay = [], []
-        for name, p in self.named_parameters():
-            if p.requires_grad:
-                (no_decay if p.ndim <= 1 or name.endswith(".bias") else decay).append(p)
-        groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-        if cfg.name == "sgd":
-            opt: torch.optim.Optimizer = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
-        elif cfg.name == "adam":
-            opt = torch.optim.Adam(groups, lr=cfg.lr, betas=cfg.betas)
-        else:
-            opt = torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas)
-        total = self.total_steps()
-        schedule = self.schedule_cfg
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, total, schedule))
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        from tagformer.train.optim import build_optimizer
+
+        return build_optimizer(self.named_parameters(), self.optim_cfg, self.schedule_cfg, self.total_steps())

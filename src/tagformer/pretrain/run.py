@@ -13,7 +13,6 @@ validation split is needed (the best weights and early stopping follow ``val_los
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
@@ -66,7 +65,7 @@ def pretrain(cfg: PretrainConfig | None, run_dir: str | Path, *, resume: bool = 
     from tagformer.pretrain.resume import check_pretrain_resume
     from tagformer.train.callbacks import BestWeights
     from tagformer.train.resume import check_checkpoint_fits
-    from tagformer.train.run import global_rank, launch_topology, make_trainer
+    from tagformer.train.run import fit_timed, global_rank, launch_topology, make_trainer
 
     paths = RunDir(run_dir)
     writer = global_rank() == 0
@@ -118,20 +117,8 @@ def pretrain(cfg: PretrainConfig | None, run_dir: str | Path, *, resume: bool = 
     best = BestWeights(paths.best_weights, "val_loss")
     trainer = make_trainer(cfg, paths, best, num_nodes, accelerator)  # type: ignore[arg-type]  # reads trainer.*
 
-    previous = state.wall_time_s if state else 0.0
-    t0 = time.perf_counter()
-    try:
-        trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path, weights_only=True)
-    except SystemExit as exc:
-        if trainer.interrupted:
-            raise KeyboardInterrupt from exc
-        raise
-    finally:
-        if writer and trainer.global_step > start_step:
-            atomic_write_json(paths.wall_time, {"wall_time_s": previous + time.perf_counter() - t0})
-    if trainer.interrupted:
-        raise KeyboardInterrupt
-    wall = previous + time.perf_counter() - t0
+    wall = fit_timed(trainer, module, dm, ckpt_path, paths, writer=writer, start_step=start_step,
+                     previous_s=state.wall_time_s if state else 0.0)
     if not trainer.is_global_zero:
         return {}
     if best.best_epoch < 0:

@@ -235,6 +235,29 @@ def make_trainer(cfg: RunConfig, paths: RunDir, best: BestWeights, num_nodes: in
     )
 
 
+def fit_timed(trainer: L.Trainer, module: Any, dm: Any, ckpt_path: str | None, paths: RunDir, *, writer: bool,
+              start_step: int, previous_s: float) -> float:
+    """``trainer.fit`` with the run's wall-time bookkeeping; returns the run's total training seconds.
+
+    ``wall_time.json`` is written (by the writing rank) once training has advanced past ``start_step``, also
+    when it is interrupted, so a resumed run counts earlier sessions' time (``previous_s``). Ctrl+C, which
+    Lightning turns into a graceful shutdown and ``sys.exit(1)``, comes out as ``KeyboardInterrupt``.
+    """
+    t0 = time.perf_counter()
+    try:
+        trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path, weights_only=True)
+    except SystemExit as exc:  # Lightning turns Ctrl+C into sys.exit(1) after a graceful shutdown
+        if trainer.interrupted:
+            raise KeyboardInterrupt from exc
+        raise
+    finally:
+        if writer and trainer.global_step > start_step:  # count time only once training has advanced
+            atomic_write_json(paths.wall_time, {"wall_time_s": previous_s + time.perf_counter() - t0})
+    if trainer.interrupted:
+        raise KeyboardInterrupt
+    return previous_s + time.perf_counter() - t0
+
+
 def train(cfg: RunConfig | None, run_dir: str | Path, *, resume: bool = False, overrides: list[str] | None = None,
           devices: int | None = None, model: str | None = None, data: str | None = None,
           config_file: str | None = None, extra_callbacks: Sequence[Any] = ()) -> dict[str, Any]:
@@ -320,20 +343,8 @@ def train(cfg: RunConfig | None, run_dir: str | Path, *, resume: bool = False, o
     best = BestWeights(paths.best_weights, cfg.trainer.monitor)
     trainer = make_trainer(cfg, paths, best, num_nodes, accelerator, extra_callbacks)
 
-    previous = state.wall_time_s if state else 0.0
-    t0 = time.perf_counter()
-    try:
-        trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path, weights_only=True)
-    except SystemExit as exc:  # Lightning turns Ctrl+C into sys.exit(1) after a graceful shutdown
-        if trainer.interrupted:
-            raise KeyboardInterrupt from exc
-        raise
-    finally:
-        if writer and trainer.global_step > start_step:  # count time only once training has advanced
-            atomic_write_json(paths.wall_time, {"wall_time_s": previous + time.perf_counter() - t0})
-    if trainer.interrupted:
-        raise KeyboardInterrupt
-    wall = previous + time.perf_counter() - t0
+    wall = fit_timed(trainer, module, dm, ckpt_path, paths, writer=writer, start_step=start_step,
+                     previous_s=state.wall_time_s if state else 0.0)
     if not trainer.is_global_zero:
         return {}
     if best.best_epoch < 0:
