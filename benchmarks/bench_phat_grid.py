@@ -9,7 +9,7 @@ Inputs: "hls4ml-like" jets (multiplicity ~ N(50, 15) clipped to [5, N], padding 
 particles, angular distance to the axis r = 0.8 u^2 with u uniform, so particles crowd the core as in
 real jets) and the worst case for the sparse path (every slot real, Gaussian core of width 0.2, the
 inputs of the scaling benchmark). The whole phat_small model is timed too; the TF reference's
-360-400 jets/s (DESIGN.md 6.1, small preset, batch 1024) was measured on these machines earlier, not here.
+360-400 jets/s (small preset, batch 1024) was measured on these machines earlier, not here.
 
 Usage: .venv/bin/python benchmarks/bench_phat_grid.py [--threads 1] [--batch 1024]
 """

@@ -15,8 +15,8 @@ SRC = ROOT / "src" / "tagformer"
 #: Lower numbers sit lower: a module may import tagformer modules of its own rank or below, not above.
 #: Same-rank imports across different folders of rank 6 (train, eval, export) are not allowed either.
 RANKS = {"errors": 0, "kinematics": 0, "atomic": 0, "tracing": 0, "data": 1, "models": 2, "config": 3,
-         "tasks": 3, "rundir": 4, "bench": 5, "train": 6, "eval": 6, "export": 6, "quickstart": 7, "search": 7, "pretrain": 7,
-         "cli": 8, "__main__": 9, "__init__": 9}
+         "tasks": 3, "rundir": 4, "bench": 5, "train": 6, "eval": 6, "export": 6, "quickstart": 7, "search": 7,
+         "pretrain": 7, "cli": 8, "__main__": 9, "__init__": 9}
 
 
 def _part(module: str) -> str:

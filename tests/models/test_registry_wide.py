@@ -1,4 +1,4 @@
-"""Registry-wide contract tests: every registered model at its smallest preset (DESIGN.md §8)."""
+"""Registry-wide contract tests: every registered model at its smallest preset."""
 
 from __future__ import annotations
 
