@@ -91,3 +91,39 @@ def test_state_with_non_finite_statistics_is_malformed():
         Normaliser.from_state({"feature_set": "x", "feature_names": ["a"], "mean": [float("nan")], "std": [1.0]})
     with pytest.raises(DataError, match="malformed"):
         Normaliser.from_state(["not", "a", "dict"])
+
+
+def test_robust_normalisation_is_median_over_the_5_95_range_of_real_particles():
+    values = np.arange(1, 101, dtype=np.float64)  # 1..100 on real particles
+    features = np.zeros((2, 60, 1), np.float32)
+    features.reshape(-1)[:100] = values
+    features[1, 40:, 0] = 1e6  # padded slots: never seen by the fit
+    mask = np.zeros((2, 60), bool)
+    mask.reshape(-1)[:100] = True
+    norm = Normaliser.fit(features, mask, "x", ["x"], method="robust")
+    p5, median, p95 = np.percentile(values, [5, 50, 95])  # numpy's linear interpolation: 5.95, 50.5, 95.05
+    assert (p5, median, p95) == (5.95, 50.5, 95.05)
+    assert norm.mean[0] == median and np.isclose(norm.std[0], p95 - p5)
+    state = norm.state_dict()
+    assert state["method"] == "robust" and Normaliser.from_state(state).method == "robust"
+    std = Normaliser.fit(features, mask, "x", ["x"])
+    assert std.method == "standard" and std.mean[0] == 50.5 and np.isclose(std.std[0], values.std())
+
+
+def test_robust_normalisation_reaches_the_data_module(tmp_path, writers):
+    from tagformer.config import build_config
+    from tagformer.data.datamodule import JetDataModule
+
+    data = tmp_path / "t.h5"
+    writers.hls4ml(data, n=200, seed=0)
+    states = {}
+    for method in ("standard", "robust"):
+        cfg = build_config(model="deepsets_tiny", data=str(data), overrides=[f"data.normalisation={method}"])
+        dm = JetDataModule(cfg.data)
+        dm.setup("fit")
+        states[method] = dm.normaliser_state()
+        train = dm._prepared["train"]
+        real = train.features[train.mask].astype(np.float64)
+        if method == "robust":
+            assert np.allclose(states[method]["mean"], np.median(real, axis=0))
+    assert states["standard"]["mean"] != states["robust"]["mean"]

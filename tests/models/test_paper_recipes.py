@@ -21,6 +21,7 @@ def test_recipe_builds_the_reference_training_setup(recipe, family):
     assert (cfg.schedule.name, cfg.schedule.warmup_fraction) == ("constant", 0.0)
     assert cfg.trainer.grad_clip is None and cfg.trainer.patience == 40 and cfg.trainer.monitor == "val_loss"
     assert cfg.data.batch_size == 128 and cfg.data.ordering == cfg.model.choice.entry.capabilities.order_dependent
+    assert cfg.data.normalisation == "robust"  # (x - median) / (p95 - p5), as the reference prepares its inputs
     model = create_model(cfg.model.name, num_classes=5, in_features=3, num_particles=32, **cfg.model.overrides)
     assert sum(p.numel() for p in model.parameters()) > 0
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import pydantic
 from pydantic import ConfigDict
 
@@ -32,3 +34,6 @@ class DataConfig(pydantic.BaseModel):
     #: train on this fraction of the training split's labelled jets (a fixed, seeded, class-balanced subset,
     #: nested across fractions); validation and test splits are untouched. 1.0 = all.
     label_fraction: float = pydantic.Field(1.0, gt=0, le=1)
+    #: input standardisation fitted on the training split: ``standard`` ((x - mean) / std) or ``robust``
+    #: ((x - median) / (p95 - p5), the SAL-T/PHAT-JeT reference preparation).
+    normalisation: Literal["standard", "robust"] = "standard"

@@ -223,12 +223,12 @@ class JetDataModule(lightning.LightningDataModule):
                 sample = sample_streaming(self._spec("train"), min(self.config.shuffle_buffer, 100_000))
                 self._train_labels = np.unique(sample.labels)
                 self._normaliser = Normaliser.fit(sample.features, sample.mask, self.config.feature_set,
-                                                  self._names)
+                                                  self._names, self.config.normalisation)
             else:
                 self._ensure(("train",))
                 train = self._prepared["train"]
                 self._normaliser = Normaliser.fit(train.features, train.mask, self.config.feature_set,
-                                                  self._names)
+                                                  self._names, self.config.normalisation)
         return self._normaliser
 
     def normaliser_state(self) -> dict:

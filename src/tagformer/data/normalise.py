@@ -1,5 +1,10 @@
 """Per-feature standardisation fitted on the training split (real particles only), saved with a run.
 
+Two methods (``data.normalisation``): ``standard`` (mean and standard deviation; the default) and
+``robust`` (median and the 5-95 % interpercentile range, (x - median) / (p95 - p5), as the SAL-T and PHAT-JeT
+reference trainings prepare their inputs). Either way the centre and scale are stored as ``mean`` and
+``std`` (the state's ``method`` says which), so the model's input normalisation is the same two buffers.
+
 The loaders yield raw features; a training run copies the fitted ``mean`` and ``std`` into the model's
 :class:`~tagformer.models.input_norm.InputNorm` (so the weights carry them) and saves the JSON state
 (``state_dict()``) as the run's ``normaliser.json``. :meth:`Normaliser.apply` (numpy) and
@@ -22,25 +27,32 @@ MAX_ABS_FEATURE = 1e18
 
 @dataclass
 class Normaliser:
-    """x -> (x - mean) / std per feature; padded slots are set to 0."""
+    """x -> (x - mean) / std per feature (``mean``/``std``: the method's centre and scale); padded slots 0."""
 
     feature_set: str
     feature_names: list[str]
     mean: np.ndarray
     std: np.ndarray
     count: int = 0
+    method: str = "standard"
 
     @classmethod
     def fit(cls, features: np.ndarray, mask: np.ndarray, feature_set: str,
-            feature_names: list[str]) -> Normaliser:
-        """Fit on the real particles of ``features`` (n, N, F) with ``mask`` (n, N)."""
+            feature_names: list[str], method: str = "standard") -> Normaliser:
+        """Fit on the real particles of ``features`` (n, N, F) with ``mask`` (n, N) by ``method``."""
         real = features[mask].astype(np.float64)
         if real.shape[0] == 0:
             raise DataError("cannot fit the normalisation: the training split has no real particles.")
         _check_values(real, list(feature_names))
-        std = real.std(axis=0)
-        return cls(feature_set, list(feature_names), real.mean(axis=0), np.where(std < MIN_STD, 1.0, std),
-                   int(real.shape[0]))
+        if method == "robust":
+            p5, median, p95 = np.percentile(real, [5.0, 50.0, 95.0], axis=0)
+            centre, scale = median, p95 - p5
+        elif method == "standard":
+            centre, scale = real.mean(axis=0), real.std(axis=0)
+        else:
+            raise DataError(f"unknown normalisation {method!r}; choose standard or robust")
+        return cls(feature_set, list(feature_names), centre, np.where(scale < MIN_STD, 1.0, scale),
+                   int(real.shape[0]), method)
 
     @classmethod
     def from_state(cls, state: dict) -> Normaliser:
@@ -49,7 +61,8 @@ class Normaliser:
             mean = np.asarray(state["mean"], dtype=np.float64)
             std = np.asarray(state["std"], dtype=np.float64)
             names = list(state["feature_names"])
-            out = cls(str(state["feature_set"]), names, mean, std, int(state.get("count", 0)))
+            out = cls(str(state["feature_set"]), names, mean, std, int(state.get("count", 0)),
+                      str(state.get("method", "standard")))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise DataError(f"normaliser state is malformed: {exc}.") from None
         if mean.shape != (len(names),) or std.shape != (len(names),) or not (std > 0).all() \
@@ -62,7 +75,7 @@ class Normaliser:
         """JSON-serialisable state."""
         return {"feature_set": self.feature_set, "feature_names": list(self.feature_names),
                 "mean": [float(x) for x in self.mean], "std": [float(x) for x in self.std],
-                "count": int(self.count)}
+                "count": int(self.count), "method": self.method}
 
     def check_compatible(self, feature_set: str, feature_names: list[str]) -> None:
         if feature_set != self.feature_set or list(feature_names) != self.feature_names:

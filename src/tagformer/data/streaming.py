@@ -32,7 +32,6 @@ from tagformer.data.collate import LoaderJetBatch, batch_from_numpy
 from tagformer.data.formats import FILE_SHIFT, get_reader, iter_chunks
 from tagformer.data.formats.base import JetArrays
 from tagformer.data.formats.targets import all_dropped_error
-from tagformer.data.normalise import Normaliser
 from tagformer.data.pipeline import Prepared, concat_prepared, prepare
 from tagformer.data.splits import SPLIT_IDS, jet_split
 from tagformer.errors import DataError
@@ -225,9 +224,3 @@ def sample_streaming(spec: StreamSpec, max_jets: int) -> Prepared:
         raise DataError(f"{spec.files[0] if spec.files else 'the data'}: the {spec.split} split received no jets "
                         "(too few jets for the split fractions?).")
     return concat_prepared(parts)
-
-
-def fit_normaliser_streaming(spec: StreamSpec, feature_names: list[str], max_jets: int) -> Normaliser:
-    """Fit the normalisation on up to ``max_jets`` training jets (:func:`sample_streaming`)."""
-    sample = sample_streaming(spec, max_jets)
-    return Normaliser.fit(sample.features, sample.mask, spec.feature_set, feature_names)
