@@ -16,7 +16,7 @@ SRC = ROOT / "src" / "tagformer"
 #: Same-rank imports across different folders of rank 6 (train, eval, export) are not allowed either.
 RANKS = {"errors": 0, "kinematics": 0, "atomic": 0, "tracing": 0, "data": 1, "models": 2, "config": 3,
          "tasks": 3, "rundir": 4, "bench": 5, "train": 6, "eval": 6, "export": 6, "quickstart": 7, "search": 7,
-         "pretrain": 7, "cli": 8, "__main__": 9, "__init__": 9}
+         "pretrain": 7, "assist": 7, "cli": 8, "__main__": 9, "__init__": 9}
 
 
 def _part(module: str) -> str:

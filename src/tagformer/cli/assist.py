@@ -1,0 +1,110 @@
+"""``tagformer assist``: rank new papers and talks, ask a literature library, make plots from a sentence."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tagformer.errors import ConfigError
+
+
+def _llm_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("LLM endpoint (any OpenAI-compatible server; offline when no model is given)")
+    g.add_argument("--llm", metavar="MODEL", help="model name (or TAGFORMER_LLM_MODEL); no model = offline")
+    g.add_argument("--base-url", help="endpoint, e.g. http://localhost:11434/v1 (or TAGFORMER_LLM_BASE_URL / "
+                   "OPENAI_BASE_URL); the key comes from TAGFORMER_LLM_API_KEY / OPENAI_API_KEY")
+    g.add_argument("--embed-model", help="embeddings model of the endpoint for `ask` (or TAGFORMER_LLM_EMBED_MODEL)")
+    g.add_argument("--llm-timeout", type=float, default=120.0, metavar="S", help="seconds per request (default 120)")
+    g.add_argument("--price-in", type=float, default=0.0, metavar="USD", help="USD per million prompt tokens")
+    g.add_argument("--price-out", type=float, default=0.0, metavar="USD", help="USD per million completion tokens")
+    g.add_argument("--cache", metavar="DIR", help="cache of listings and LLM answers (default ~/.cache/tagformer/"
+                   "assist or TAGFORMER_ASSIST_CACHE); 'none' disables it")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "assist", help="research assistant: rank papers/talks, ask a library, plot from a sentence",
+        description="Three tools for following the field, offline by default (TF-IDF similarity, no LLM, "
+        "labelled as such) and better with any OpenAI-compatible LLM (--llm MODEL). Needs the assist extra for "
+        "arXiv, PDFs and LLMs: pip install 'tagformer[assist]'.")
+    sub = p.add_subparsers(dest="assist_command", metavar="{rank,ask,plot}", required=True)
+
+    r = sub.add_parser("rank", help="rank arXiv listings, Indico events and local abstracts against your interests",
+                       description="Collect contributions from --arxiv categories (with --since/--until), --indico "
+                       "event addresses and --file abstracts (.jsonl, .md, .txt), rank them against --interests "
+                       "(YAML; default: efficient ML for triggers) and write OUT/ranked.md, .csv and .html sorted "
+                       "by interest.")
+    r.add_argument("--arxiv", metavar="CATS", help="comma-separated arXiv categories, e.g. hep-ex,physics.ins-det")
+    r.add_argument("--since", metavar="YYYY-MM-DD", help="first submission date of the arXiv listing")
+    r.add_argument("--until", metavar="YYYY-MM-DD", help="last submission date of the arXiv listing")
+    r.add_argument("--max-results", type=int, default=200, help="most arXiv results (default 200)")
+    r.add_argument("--indico", action="append", default=[], metavar="URL", help="Indico event address (repeatable)")
+    r.add_argument("--file", action="append", default=[], metavar="PATH", help="local abstracts file (repeatable)")
+    r.add_argument("--interests", metavar="YAML", help="interests file (default: the packaged trigger-ML one)")
+    r.add_argument("--out", default="assist-rank", help="output directory (default assist-rank)")
+    r.add_argument("--top", type=int, default=10, help="rows printed to the terminal (default 10)")
+    _llm_flags(r)
+    r.set_defaults(func=run_rank)
+
+
+def _cache(args: argparse.Namespace):
+    from tagformer.assist.cache import DiskCache, default_cache_dir
+
+    if args.cache == "none":
+        return DiskCache(None)
+    return DiskCache(args.cache or default_cache_dir())
+
+
+def _llm(args: argparse.Namespace, cache):
+    """The configured LLM, or None (offline)."""
+    from tagformer.assist.llm import LLM, LLMSettings
+
+    settings = LLMSettings(model=args.llm, base_url=args.base_url, embed_model=args.embed_model,
+                           timeout_s=args.llm_timeout, price_in=args.price_in, price_out=args.price_out).resolved()
+    return LLM.from_settings(settings, cache) if settings else None
+
+
+def _err(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def run_rank(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from tagformer.assist.interests import load_interests
+    from tagformer.assist.rank import rank_llm, rank_offline
+    from tagformer.assist.report import write_reports
+    from tagformer.assist.sources.local import read_abstracts
+
+    if not (args.arxiv or args.indico or args.file):
+        raise ConfigError("tagformer assist rank needs a source: --arxiv CATS, --indico URL or --file PATH.")
+    interests = load_interests(args.interests)
+    cache = _cache(args)
+    items = []
+    for path in args.file:
+        items += read_abstracts(path)
+    for url in args.indico:
+        from tagformer.assist.sources.indico import fetch_indico
+
+        items += fetch_indico(url, cache=cache, log=_err)
+    if args.arxiv:
+        from tagformer.assist.sources.arxiv import fetch_arxiv
+
+        items += fetch_arxiv(args.arxiv.split(","), args.since, args.until, max_results=args.max_results,
+                             cache=cache, log=_err)
+    if not items:
+        raise ConfigError("the sources gave no contribution to rank (check the dates and categories).")
+    llm = _llm(args, cache)
+    if llm is None:
+        ranked = rank_offline(items, interests)
+    else:
+        ranked = rank_llm(items, interests, llm, progress=lambda xs: tqdm(xs, desc="assessing", unit="item"),
+                          log=_err)
+    paths = write_reports(ranked, args.out, title=f"Ranked for: {interests.name}")
+    for r in ranked[: args.top]:
+        print(f"{r.assessment.interest:6s} {r.score:6.3f}  {r.contribution.title[:100]}")
+    print(f"ranked {len(ranked)} contributions ({', '.join(sorted({r.method for r in ranked}))}); "
+          f"wrote {', '.join(map(str, paths))}")
+    if llm is not None:
+        print(llm.usage_line())
+    return 0
