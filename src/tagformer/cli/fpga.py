@@ -22,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="quantise a trained run to fixed point, emulate it bit-exactly and estimate LUTs and latency",
         description="Build RUN's hardware variant, fine-tune it with fixed-point fake quantisation on the "
         "run's data, trace it through da4ml (bit-exact integer emulation, LUT and latency estimates) and "
-        "write fpga.json and fpga.md. Supported models: deepsets (sum pooling), transformer (max pooling). "
+        "write fpga.json and fpga.md. Supported models: deepsets (sum pooling), transformer (max pooling), "
+        "salt (position partitions, max pooling), linformer (max pooling). "
         "Needs: pip install 'tagformer[fpga]'.",
     )
     p.add_argument("run", metavar="RUN", help="run directory written by tagformer train")
@@ -33,6 +34,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=1e-3, help="fine-tuning learning rate")
     p.add_argument("--max-train-jets", type=int, default=20000, help="training jets used for fine-tuning")
     p.add_argument("--max-test-jets", type=int, default=2000, help="test jets for accuracy and emulation")
+    p.add_argument("--project", action="store_true",
+                   help="also write each circuit's HLS and Verilog projects to OUT/project/n<N>")
+    p.add_argument("--csim", action="store_true",
+                   help="also compile the HLS C++ (needs g++) and compare it with the emulation on the test jets "
+                   "(implies --project)")
     p.set_defaults(func=run)
 
 
@@ -47,7 +53,9 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path(args.run) / "fpga"
     report = fpga_run(args.run, out, bits=args.bits, particles=_particles(args.particles),
                       finetune_epochs=args.finetune_epochs, max_train_jets=args.max_train_jets,
-                      max_test_jets=args.max_test_jets, lr=args.lr, log=lambda msg: print(msg, flush=True))
+                      max_test_jets=args.max_test_jets, lr=args.lr,
+                      project=args.project, csim=args.csim, log=lambda msg: print(msg, flush=True))
     print(markdown(report))
     print(f"wrote {out / 'fpga.json'} and {out / 'fpga.md'}")
-    return 0 if all(r["emulation_mismatched_jets"] == 0 for r in report["rows"]) else 1
+    agree = all(r["emulation_mismatched_jets"] == 0 and r.get("csim_mismatched_jets", 0) == 0 for r in report["rows"])
+    return 0 if agree else 1

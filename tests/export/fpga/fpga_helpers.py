@@ -8,8 +8,8 @@ from pathlib import Path
 
 import torch
 
-from tagformer.export.fpga.hardware import hardware_variant
 from tagformer.export.fpga.ops import QuantPlan, TorchOps, calibrated_plan
+from tagformer.export.fpga.variants import hardware_variant
 from tagformer.models.registry import create_model
 from tagformer.models.tagger import Tagger
 

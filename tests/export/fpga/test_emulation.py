@@ -18,6 +18,9 @@ pytest.importorskip("da4ml", reason="the FPGA tests need the fpga extra: pip ins
 CASES = {
     "deepsets": (dict(phi_dims=(8, 8), rho_dims=(8,)), 8),
     "transformer": (dict(dim=8, num_heads=2, ffn_dim=8, num_layers=1, pooling="max"), 4),
+    "salt": (dict(num_particles=8, dim=8, num_heads=2, ffn_dim=8, partitions=4, norm="none",
+                  partition_rule="position"), 8),
+    "linformer": (dict(num_particles=8, dim=8, num_heads=2, ffn_dim=8, num_layers=1, k=4, norm="none"), 8),
 }
 
 

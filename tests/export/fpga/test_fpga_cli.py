@@ -39,6 +39,28 @@ def test_end_to_end_report(data: Path, tmp_path: Path, capsys: pytest.CaptureFix
     assert "fits 100 ns" in capsys.readouterr().out
 
 
+def test_project_is_written_per_particle_count(data: Path, tmp_path: Path) -> None:
+    pytest.importorskip("da4ml", reason="needs the fpga extra: pip install 'tagformer[fpga]'")
+    run = build_run(tmp_path / "run", data, "deepsets_tiny", DEEPSETS)
+    out = tmp_path / "fpga"
+    assert main(["fpga", str(run), "--bits", "6", "--particles", "4", "--out", str(out), "--finetune-epochs", "0",
+                 "--project"]) == 0
+    row = json.loads((out / "fpga.json").read_text())["rows"][0]
+    assert Path(row["project"]["hls"]) == out / "project" / "n4" / "hls"
+    assert (out / "project" / "n4" / "hls" / "src" / "tagger.hh").is_file()
+    assert (out / "project" / "n4" / "verilog" / "src" / "tagger.v").is_file()
+    assert "csim_mismatched_jets" not in row and "HLS project" in (out / "fpga.md").read_text()
+
+
+def test_csim_without_a_compiler_is_a_clear_error(data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("da4ml", reason="needs the fpga extra: pip install 'tagformer[fpga]'")
+    run = build_run(tmp_path / "run", data, "deepsets_tiny", DEEPSETS)
+    monkeypatch.setenv("CXX", "no-such-compiler-here")
+    assert main(["fpga", str(run), "--out", str(tmp_path / "o"), "--csim"]) == 2
+    assert "--csim needs a C++ compiler" in capsys.readouterr().err
+
+
 def test_missing_extra_names_it(data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                 capsys: pytest.CaptureFixture[str]) -> None:
     run = build_run(tmp_path / "run", data, "deepsets_tiny", DEEPSETS)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import pytest
 import torch
-from fpga_helpers import random_jets, small_tagger, variant_and_plan
+from fpga_helpers import random_jets, reallike_jets, small_tagger, variant_and_plan
 
 from tagformer.data.batch import JetBatch
 from tagformer.errors import ModelError
-from tagformer.export.fpga.hardware import HwTransformer, _head, hardware_variant, table_softmax
+from tagformer.export.fpga.hardware import HwTransformer, _head, table_softmax
+from tagformer.export.fpga.hardware_linformer import HwLinformer
+from tagformer.export.fpga.hardware_salt import conv_index
 from tagformer.export.fpga.ops import TorchOps
+from tagformer.export.fpga.variants import hardware_variant
 
 
 def _tagger_logits(tagger, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:  # type: ignore[no-untyped-def]
@@ -71,3 +74,54 @@ def test_unsupported_model_lists_the_supported_ones() -> None:
     tagger = small_tagger("pointnet_tiny")
     with pytest.raises(ModelError, match="supported: deepsets, transformer"):
         hardware_variant(tagger, "pointnet")
+
+
+def test_salt_variant_equals_the_normless_model_in_float() -> None:
+    """Fixed position grid, folded scale, merged convolution as a constant matrix and the masked table
+    softmax (exact tables in float mode) reproduce the model on jets with padding after the real particles."""
+    tagger = small_tagger("salt", num_particles=10, dim=8, num_heads=2, ffn_dim=8, num_layers=2, partitions=4,
+                          norm="none", partition_rule="position")
+    hw = hardware_variant(tagger, "salt")
+    for n in (10, 7):  # n < num_particles: the first slots of the grid
+        x, m = reallike_jets(64, n)
+        with torch.no_grad():
+            ours = hw(x, m, TorchOps())
+        assert torch.allclose(ours, _tagger_logits(tagger, x, m), atol=1e-10)
+    assert "no norms to remove" in hw.changes()[0]
+
+
+def test_salt_conv_matrix_is_the_same_padded_convolution() -> None:
+    g = torch.Generator().manual_seed(0)
+    kernel, image = torch.randn(5, 4, generator=g, dtype=torch.float64), torch.randn(9, 4, generator=g,
+                                                                                     dtype=torch.float64)
+    flat = torch.cat([kernel.reshape(-1), kernel.new_zeros(1)])
+    dense = flat[torch.as_tensor(conv_index(9, 4, 5))]
+    conv = torch.nn.functional.conv2d(image[None, None], kernel[None, None], padding="same")[0, 0]
+    assert torch.allclose(torch.einsum("njab,ab->nj", dense, image), conv, atol=1e-12)
+
+
+def test_salt_needs_the_position_rule() -> None:
+    tagger = small_tagger("salt", num_particles=8, dim=8, num_heads=2, ffn_dim=8, partition_rule="rank")
+    with pytest.raises(ModelError, match="partition_rule='position'"):
+        hardware_variant(tagger, "salt")
+
+
+def test_salt_with_norms_drops_them_and_says_so() -> None:
+    tagger = small_tagger("salt", num_particles=8, dim=8, num_heads=2, ffn_dim=8, partition_rule="position",
+                          norm="dyt")
+    assert "norms removed (DyT" in hardware_variant(tagger, "salt").changes()[0]
+
+
+def test_linformer_rewrite_equals_the_normless_model_in_float() -> None:
+    tagger = small_tagger("linformer", num_particles=10, dim=8, num_heads=2, ffn_dim=8, num_layers=2, k=4,
+                          norm="none")
+    hw = HwLinformer(tagger.encoder, _head(tagger), activation="gelu").double()
+    for n in (10, 6):
+        x, m = reallike_jets(64, n)
+        with torch.no_grad():
+            ours = hw(x, m, TorchOps())
+        assert torch.allclose(ours, _tagger_logits(tagger, x, m), atol=1e-10)
+    with pytest.raises(ModelError, match="at most 10 particles"):
+        hw(*reallike_jets(4, 12), TorchOps())
+    relu = hardware_variant(tagger, "linformer")
+    assert "ReLU instead of GELU" in " ".join(relu.changes())

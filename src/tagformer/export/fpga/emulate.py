@@ -44,11 +44,15 @@ def trace_circuit(model: HardwareModel, plan: QuantPlan, num_particles: int, in_
     return comb_trace(inputs, list(out._vars.ravel()))
 
 
+def input_matrix(x: torch.Tensor, m: torch.Tensor, plan: QuantPlan) -> np.ndarray:
+    """The circuit's input rows (B, N * F + N): quantised features particle by particle, then the mask bits."""
+    xq, mq = quantize_inputs(x, m, plan)
+    return np.ascontiguousarray(np.concatenate([xq.reshape(len(xq), -1).numpy(), mq.numpy()], axis=1))
+
+
 def emulate(circuit: Any, x: torch.Tensor, m: torch.Tensor, plan: QuantPlan) -> np.ndarray:
     """Circuit outputs (B, C) for features ``x`` (B, N, F) and mask ``m`` (B, N) (inputs quantised here)."""
-    xq, mq = quantize_inputs(x, m, plan)
-    data = np.concatenate([xq.reshape(len(xq), -1).numpy(), mq.numpy()], axis=1)
-    return np.asarray(circuit.predict(np.ascontiguousarray(data), n_threads=1)).reshape(len(xq), -1)
+    return np.asarray(circuit.predict(input_matrix(x, m, plan), n_threads=1)).reshape(len(x), -1)
 
 
 @torch.no_grad()

@@ -84,11 +84,29 @@ def table_softmax(s: Any, keys: Any, ops: Any, big: float) -> Any:
     Padded keys are pushed ``big`` below every real score so the max is taken over real keys; the shifted
     scores (<= 0) go through the ``exp`` table (input saturated at its lower end: the cap), padded keys are
     zeroed, and the sum through the ``reciprocal`` table. With float ops (no plan) the tables are the exact
-    functions, so this equals ``softmax`` over the real keys.
+    functions, so this equals ``softmax`` over the real keys. ``keys=None``: every key is real.
     """
-    s = s + (keys - 1.0) * big
-    e = ops.lut("exp", s - ops.max(s, axis=-1)[..., None]) * keys
+    if keys is not None:
+        s = s + (keys - 1.0) * big
+    e = ops.lut("exp", s - ops.max(s, axis=-1)[..., None])
+    if keys is not None:
+        e = e * keys
     return e * ops.lut("reciprocal", ops.sum(e, axis=-1))[..., None]
+
+
+def softmax_luts(bits: int, cap_bits: int, max_keys: int) -> dict[str, Lut]:
+    """The softmax tables: exp on [-2**cap_bits, 0] and 1/sum on [0, max_keys], ``bits``-wide inputs."""
+    exp_in = FixedSpec(1, cap_bits, max(bits - 1 - cap_bits, 1))
+    prob = FixedSpec(0, 1, max(bits - 1, 1))
+    n_bits = math.ceil(math.log2(max_keys + 1))
+    sum_in = FixedSpec(0, n_bits, max(bits - n_bits, 1))
+    return {"exp": exp_lut(exp_in, prob), "reciprocal": reciprocal_lut(sum_in, prob)}
+
+
+def masked_max_pool(h: Any, m: Any, ops: Any, last: str) -> Any:
+    """Max over real particles: padded rows pushed below the range of activation ``last``, then max."""
+    big = 2.0 ** (ops.plan.acts[last].i + 1) if ops.quantized else 1e4
+    return ops.max(h + (m[..., None] - 1.0) * big, axis=-2)
 
 
 class _HwBlock(nn.Module):
@@ -151,21 +169,14 @@ class HwTransformer(HardwareModel):
 
     def luts(self, bits: int, num_particles: int) -> dict[str, Lut]:
         """exp on [-2**cap_bits, 0] and 1/sum on [0, N], ``bits``-wide inputs."""
-        cap = self.cap_bits
-        exp_in = FixedSpec(1, cap, max(bits - 1 - cap, 1))
-        prob = FixedSpec(0, 1, max(bits - 1, 1))
-        n_bits = math.ceil(math.log2(num_particles + 1))
-        sum_in = FixedSpec(0, n_bits, max(bits - n_bits, 1))
-        return {"exp": exp_lut(exp_in, prob), "reciprocal": reciprocal_lut(sum_in, prob)}
+        return softmax_luts(bits, self.cap_bits, num_particles)
 
     def forward(self, x: Any, m: Any, ops: Any) -> Any:
         n = x.shape[-2]
         h = ops.act("embed", ops.linear(ops.act("input", x), self.embed))
         for j, block in enumerate(self.blocks):
             h = block(h, m, ops, f"block{j}", self.activation, n)
-        h = h + (m[..., None] - 1.0) * (2.0 ** (ops.plan.acts[f"block{len(self.blocks) - 1}.res2"].i + 1)
-                                        if ops.quantized else 1e4)
-        h = ops.act("pool", ops.max(h, axis=-2))
+        h = ops.act("pool", masked_max_pool(h, m, ops, f"block{len(self.blocks) - 1}.res2"))
         return ops.act("logits", ops.linear(h, self.head))
 
     def changes(self) -> list[str]:
@@ -175,14 +186,3 @@ class HwTransformer(HardwareModel):
                 "reciprocal lookup tables (bounded error)",
                 "FFN activation ReLU instead of GELU (not exact; fine-tuning recovers)",
                 "logits-only output (argmax unchanged)"]
-
-
-#: Model name -> hardware variant builder.
-SUPPORTED = {"deepsets": HwDeepSets, "transformer": HwTransformer}
-
-
-def hardware_variant(tagger: Tagger, model_name: str) -> HardwareModel:
-    """The hardware variant of a trained tagger; :class:`ModelError` listing the supported models if none."""
-    if model_name not in SUPPORTED:
-        raise ModelError(f"model {model_name!r} has no FPGA variant yet; supported: {', '.join(SUPPORTED)}")
-    return SUPPORTED[model_name](tagger.encoder, _head(tagger)).double()

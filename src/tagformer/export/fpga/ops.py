@@ -47,8 +47,11 @@ class QuantPlan:
         return spec_for_range(float(b.detach().abs().max()), 2 * self.bits, True)
 
     def quantized_linear(self, lin: nn.Linear) -> tuple[torch.Tensor, torch.Tensor]:
-        """The layer's weight and bias on their fixed-point grids (float64, no gradient)."""
-        w, b = lin.weight.double(), lin.bias.double()
+        """The layer's weight and bias on their fixed-point grids (float64, no gradient; no bias: zeros)."""
+        w = lin.weight.double()
+        if lin.bias is None:
+            return quantize(w, self.weight_spec(w)), torch.zeros(w.shape[0], dtype=torch.float64)
+        b = lin.bias.double()
         return quantize(w, self.weight_spec(w)), quantize(b, self.bias_spec(b))
 
 
@@ -75,11 +78,25 @@ class TorchOps:
         return fake_quant(x, self.plan.acts[name])
 
     def linear(self, x: torch.Tensor, lin: nn.Linear) -> torch.Tensor:
-        w, b = lin.weight.to(x.dtype), lin.bias.to(x.dtype)
-        if self.plan is not None:
-            w = fake_quant(w, self.plan.weight_spec(w))
-            b = fake_quant(b, self.plan.bias_spec(b))
-        return x @ w.T + b
+        y = x @ self.weight(lin.weight).T
+        return y if lin.bias is None else y + self.weight(lin.bias, bias=True)
+
+    def weight(self, w: torch.Tensor, bias: bool = False) -> torch.Tensor:
+        """A trainable constant on its weight (or, ``bias=True``, bias) grid; float mode: unchanged."""
+        w = w.double()
+        if self.plan is None:
+            return w
+        return fake_quant(w, self.plan.bias_spec(w) if bias else self.plan.weight_spec(w))
+
+    def constant(self, a: np.ndarray) -> torch.Tensor:
+        """A fixed (non-trainable, exactly representable) array, e.g. a 0/1 membership matrix."""
+        return torch.as_tensor(np.asarray(a, dtype=np.float64))
+
+    def const_einsum(self, eq: str, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """``einsum(eq, x, w)`` of a batched activation with an unbatched constant from :meth:`weight`."""
+        ins, out = eq.split("->")
+        left, right = ins.split(",")
+        return torch.einsum(f"Z{left},{right}->Z{out}", x, w)
 
     def relu(self, x: torch.Tensor) -> torch.Tensor:
         return torch.relu(x)
@@ -128,7 +145,20 @@ class TraceOps:
 
     def linear(self, x: Any, lin: nn.Linear) -> Any:
         w, b = self.plan.quantized_linear(lin)
-        return x @ w.T.numpy() + b.numpy()
+        y = x @ w.T.numpy()
+        return y if lin.bias is None else y + b.numpy()
+
+    def weight(self, w: torch.Tensor, bias: bool = False) -> np.ndarray:
+        w = w.detach().double()
+        return quantize(w, self.plan.bias_spec(w) if bias else self.plan.weight_spec(w)).numpy()
+
+    def constant(self, a: np.ndarray) -> np.ndarray:
+        return np.asarray(a, dtype=np.float64)
+
+    def const_einsum(self, eq: str, x: Any, w: np.ndarray) -> Any:
+        from da4ml.trace.ops import einsum
+
+        return einsum(eq, x, w)
 
     def relu(self, x: Any) -> Any:
         return x.relu()

@@ -16,13 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from tagformer.errors import ConfigError
+from tagformer.errors import ConfigError, TagformerError
 from tagformer.export.fpga import require_da4ml
 from tagformer.export.fpga.cost import BUDGET_NS, estimate
 from tagformer.export.fpga.emulate import emulate, torch_reference, trace_circuit
 from tagformer.export.fpga.fixed import check_bits
-from tagformer.export.fpga.hardware import SUPPORTED, hardware_variant
+from tagformer.export.fpga.project import c_simulation, compiler, write_project
 from tagformer.export.fpga.qat import accuracy, calibrate, collect, finetune
+from tagformer.export.fpga.variants import SUPPORTED, hardware_variant
 
 
 def _check(bits: int, particles: Sequence[int], epochs: int) -> None:
@@ -35,10 +36,17 @@ def _check(bits: int, particles: Sequence[int], epochs: int) -> None:
 
 def fpga_run(run_dir: str | Path, out: str | Path, *, bits: int = 8, particles: Sequence[int] = (16,),
              finetune_epochs: int = 1, max_train_jets: int | None = 20000, max_test_jets: int | None = 2000,
-             lr: float = 1e-3, log: Callable[[str], None] = lambda _msg: None) -> dict[str, Any]:
-    """Run the hardware path on ``run_dir`` and write the report to ``out``; returns the report."""
+             lr: float = 1e-3, project: bool = False, csim: bool = False,
+             log: Callable[[str], None] = lambda _msg: None) -> dict[str, Any]:
+    """Run the hardware path on ``run_dir`` and write the report to ``out``; returns the report.
+
+    ``project``: also write the HLS and Verilog projects of each circuit to ``out/project/n<N>``;
+    ``csim``: also compile the HLS C++ (needs g++) and compare it with the emulation on the test jets.
+    """
     _check(bits, particles, finetune_epochs)
     require_da4ml()
+    if csim and compiler() is None:
+        raise TagformerError("--csim needs a C++ compiler (g++ or $CXX); none was found")
     from tagformer.data.datamodule import JetDataModule
     from tagformer.models.registry import get_entry
     from tagformer.rundir import load_run
@@ -79,6 +87,8 @@ def fpga_run(run_dir: str | Path, out: str | Path, *, bits: int = 8, particles: 
             "finetune_losses": losses, "trace_seconds": trace_s, **cost,
             "formats": {k: v.as_dict() for k, v in plan.acts.items()},
         })
+        if project or csim:
+            rows[-1].update(_project(circuit, Path(out) / "project" / f"n{n}", test, plan, reference, csim, log))
         log(f"N={n}: emulated {rows[-1]['accuracy_emulated']:.4f}, mismatches {rows[-1]['emulation_mismatched_jets']}, "
             f"{cost['luts']:.0f} LUT, {cost['latency_ns']:.0f} ns")
     report = {"run": str(Path(run_dir)), "model": name, "preset": loaded.config.model.name, "bits": bits,
@@ -86,6 +96,21 @@ def fpga_run(run_dir: str | Path, out: str | Path, *, bits: int = 8, particles: 
               "budget_ns": BUDGET_NS, "rows": rows}
     write_report(report, Path(out))
     return report
+
+
+def _project(circuit: Any, where: Path, test: Any, plan: Any, reference: np.ndarray, csim: bool,
+             log: Callable[[str], None]) -> dict[str, Any]:
+    """Write the HLS/Verilog projects; with ``csim`` compile the HLS C++ and count its disagreements."""
+    log(f"writing the HLS and Verilog projects to {where}")
+    paths = write_project(circuit, where)
+    row: dict[str, Any] = {"project": {k: str(v) for k, v in paths.items()}}
+    if csim:
+        log("compiling the HLS C simulation")
+        start = time.perf_counter()
+        simulated = c_simulation(circuit, where, test[0], test[1], plan)
+        row["csim_mismatched_jets"] = int(np.any(simulated != reference, axis=1).sum())
+        row["csim_seconds"] = time.perf_counter() - start
+    return row
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -99,6 +124,12 @@ def markdown(report: dict[str, Any]) -> str:
                      f"{r['accuracy_quantised']:.4f} | {r['accuracy_emulated']:.4f} | "
                      f"{r['emulation_mismatched_jets']} | {r['luts']:.0f} | {r['adder_stages']:.0f} | "
                      f"{r['latency_ns']:.0f} @ {r['clock_mhz']:.0f} | {'yes' if r['fits_budget'] else 'no'} |")
+    for r in report["rows"]:
+        if "project" in r:
+            csim = (f"; HLS C simulation disagrees with the emulation on {r['csim_mismatched_jets']} of "
+                    f"{r['test_jets']} test jets" if "csim_mismatched_jets" in r else "")
+            lines.append(f"\nN = {r['particles']}: HLS project {r['project']['hls']}, Verilog {r['project']['verilog']}"
+                         f"{csim}")
     lines += ["", "Hardware variant changes:", *[f"- {c}" for c in report["changes"]], ""]
     return "\n".join(lines)
 
