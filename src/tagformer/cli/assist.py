@@ -46,6 +46,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _llm_flags(r)
     r.set_defaults(func=run_rank)
 
+    a = sub.add_parser("ask", help="answer a question from a folder of PDFs and notes, citing document and page",
+                       description="Index the new or changed PDFs, .txt and .md files of --library (incremental "
+                       "and resumable: files already indexed, by content hash, are skipped) into a SQLite store "
+                       "(LIBRARY/.assist-index.sqlite: passages, vectors and an FTS5 keyword index), retrieve the "
+                       "passages closest to the question (vectors + BM25, reciprocal rank fusion) and print them "
+                       "with citations; with --llm, an answer whose every claim cites its passages.")
+    a.add_argument("question", help="the question, in quotes")
+    a.add_argument("--library", required=True, metavar="DIR", help="folder of PDFs, .txt and .md files")
+    a.add_argument("--store", metavar="PATH", help="store file (default LIBRARY/.assist-index.sqlite)")
+    a.add_argument("--top", type=int, default=5, help="passages retrieved (default 5)")
+    a.add_argument("--no-ingest", action="store_true", help="do not look for new files; query the store as it is")
+    _llm_flags(a)
+    a.set_defaults(func=run_ask)
+
 
 def _cache(args: argparse.Namespace):
     from tagformer.assist.cache import DiskCache, default_cache_dir
@@ -107,4 +121,35 @@ def run_rank(args: argparse.Namespace) -> int:
           f"wrote {', '.join(map(str, paths))}")
     if llm is not None:
         print(llm.usage_line())
+    return 0
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from tagformer.assist.ask import RETRIEVAL, answer_llm, passages_text, retrieve
+    from tagformer.assist.embed import HashedTfidf, LLMEmbedder
+    from tagformer.assist.library import STORE_NAME, ingest
+
+    if not args.question.strip():
+        raise ConfigError("the question is empty: tagformer assist ask \"QUESTION\" --library DIR.")
+    cache = _cache(args)
+    llm = _llm(args, cache)
+    embedder = LLMEmbedder(llm) if llm is not None and llm.settings.embed_model else HashedTfidf()
+    store = Path(args.store) if args.store else Path(args.library) / STORE_NAME
+    if not args.no_ingest:
+        stats = ingest(args.library, store, embedder, log=_err,
+                       progress=lambda xs: tqdm(xs, desc="indexing", unit="file", leave=False))
+        _err(f"library: {len(stats.added)} new file(s) indexed ({stats.chunks} passages), {stats.skipped} already "
+             f"indexed, {len(stats.unreadable)} unreadable (skipped)")
+    hits = retrieve(store, embedder, args.question, args.top)
+    how = f"{RETRIEVAL}; vectors: {embedder.name}"
+    if llm is None:
+        print(f"Top passages ({how}; no LLM: passages, not an answer):\n{passages_text(hits)}")
+        return 0
+    print(answer_llm(args.question, hits, llm))
+    print(f"\nSources ({how}):\n{passages_text(hits, width=200)}")
+    print(llm.usage_line())
     return 0
