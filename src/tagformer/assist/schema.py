@@ -62,12 +62,3 @@ class Answer(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
 
     claims: list[Claim]
-
-
-class PlotCode(pydantic.BaseModel):
-    """What the LLM returns in the plot loop: a complete Python script."""
-
-    model_config = pydantic.ConfigDict(extra="forbid")
-
-    code: str = pydantic.Field(min_length=1)
-    explanation: str = ""

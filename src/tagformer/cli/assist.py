@@ -60,6 +60,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _llm_flags(a)
     a.set_defaults(func=run_ask)
 
+    pl = sub.add_parser("plot", help="an LLM writes and runs a plotting script from a sentence (needs --llm)",
+                        description="The LLM writes a Python script against the hint files (tagformer's data "
+                        "layouts and reading API), the script runs in OUT/scratch/ with a time limit (no writes "
+                        "outside it, no subprocess, no network), errors go back to the LLM for up to --attempts "
+                        "tries. Saves OUT/plot.png, OUT/plot.py, OUT/attempt-N.py and OUT/transcript.{md,json}. "
+                        "There is no offline plot writer: without an LLM endpoint the command stops (exit 2).")
+    pl.add_argument("request", help='the request, e.g. "jet pT from 40 to 200 GeV, one line per class"')
+    pl.add_argument("--data", required=True, metavar="PATH", help="the data file the script reads")
+    pl.add_argument("--out", default="assist-plot", help="output directory (default assist-plot)")
+    pl.add_argument("--attempts", type=int, default=3, help="tries, errors fed back in between (default 3)")
+    pl.add_argument("--timeout", type=float, default=60.0, metavar="S", help="time limit of one run (default 60 s)")
+    pl.add_argument("--hints", metavar="DIR", help="folder of hint *.md files (default: the packaged ones)")
+    _llm_flags(pl)
+    pl.set_defaults(func=run_plot)
+
 
 def _cache(args: argparse.Namespace):
     from tagformer.assist.cache import DiskCache, default_cache_dir
@@ -152,4 +167,25 @@ def run_ask(args: argparse.Namespace) -> int:
     print(answer_llm(args.question, hits, llm))
     print(f"\nSources ({how}):\n{passages_text(hits, width=200)}")
     print(llm.usage_line())
+    return 0
+
+
+def run_plot(args: argparse.Namespace) -> int:
+    from tagformer.assist.plot import plot_loop
+
+    if not args.request.strip():
+        raise ConfigError('the plot request is empty: tagformer assist plot "REQUEST" --data PATH --llm MODEL.')
+    llm = _llm(args, _cache(args))
+    if llm is None:
+        raise ConfigError("tagformer assist plot needs an LLM endpoint (there is no offline plot writer): pass "
+                          "--llm MODEL and --base-url URL (or set TAGFORMER_LLM_MODEL and TAGFORMER_LLM_BASE_URL), "
+                          "e.g. a local Ollama, vLLM or llama.cpp server.")
+    result = plot_loop(args.request, args.data, llm, args.out, attempts=args.attempts, timeout_s=args.timeout,
+                       hints_dir=args.hints, log=_err)
+    print(f"{'made' if result.ok else 'no'} plot after {result.attempts} attempt(s); wrote "
+          f"{', '.join(str(p) for p in result.files)}")
+    print(llm.usage_line())
+    if not result.ok:
+        _err(f"error: the plot failed {result.attempts} time(s); last error: {result.last_error.splitlines()[0]}")
+        return 1
     return 0
