@@ -112,3 +112,14 @@ def test_cli_rank_offline_and_bad_input(tmp_path, capsys) -> None:
     assert "interests file not found" in capsys.readouterr().err
     assert main(["assist", "rank"]) == 2
     assert "needs a source" in capsys.readouterr().err
+
+
+def test_cli_rank_with_an_endpoint_that_refuses(server, tmp_path, capsys) -> None:
+    src = tmp_path / "a.txt"
+    src.write_text("Fast tagging on FPGAs. We did things.\n")
+    args = ["assist", "rank", "--file", str(src), "--out", str(tmp_path / "o"), "--cache", "none", "--llm", "m",
+            "--base-url", f"{server.url}/v1"]  # a real openai client; the local server answers POST with 501
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"error: the LLM endpoint ({server.url}/v1, model m) failed on a chat request: " in err
+    assert "Error code: 501" in err and "Traceback" not in err

@@ -28,6 +28,10 @@ class LLMError(TagformerError):
     """The endpoint refused, timed out, or answered invalid output twice."""
 
 
+class LLMInvalidOutput(LLMError):
+    """The model's reply stayed invalid after the retries."""
+
+
 @dataclass
 class LLMSettings:
     """Where the endpoint is: flags first, then ``TAGFORMER_LLM_BASE_URL`` / ``OPENAI_BASE_URL``,
@@ -144,7 +148,7 @@ class LLM:
                 history = [*history, {"role": "assistant", "content": text},
                            {"role": "user", "content": f"That output is invalid ({error[:600]}). Reply with only "
                                                        "the corrected JSON object."}]
-        raise LLMError(f"the LLM ({self.model}) returned invalid {schema.__name__} output "
+        raise LLMInvalidOutput(f"the LLM ({self.model}) returned invalid {schema.__name__} output "
                        f"{retries + 1} times; last error: {error[:300]}")
 
     def embed(self, texts: list[str]) -> np.ndarray:

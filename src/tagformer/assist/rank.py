@@ -12,7 +12,7 @@ import pydantic
 
 from tagformer.assist.interests import Interests
 from tagformer.assist.lexical import METHOD, fit_tfidf, top_terms
-from tagformer.assist.llm import LLM, LLMError
+from tagformer.assist.llm import LLM, LLMInvalidOutput
 from tagformer.assist.schema import INTEREST_ORDER, Assessment, Contribution, Ranked
 
 EXPERIMENTS = ("ATLAS", "CMS", "LHCb", "ALICE", "Belle II", "BESIII", "DUNE", "IceCube", "CDF", "D0", "NA62",
@@ -90,9 +90,7 @@ def rank_llm(items: list[Contribution], interests: Interests, llm: LLM,
     for c in progress(items):
         try:
             a = llm.structured(assess_messages(c, interests), LLMAssessment)
-        except LLMError as exc:
-            if "invalid" not in str(exc):
-                raise
+        except LLMInvalidOutput:
             failed += 1
             r = offline[c.id]
             out.append(r.model_copy(update={"method": f"{METHOD} (LLM output invalid twice)"}))
