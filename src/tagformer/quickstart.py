@@ -86,7 +86,10 @@ def cut_short(paths: RunDir, max_epochs: int) -> str | None:
         return None
     summary = read_json(paths.summary, "training summary")
     done = int(summary.get("epochs_completed", max_epochs))
-    if done >= max_epochs or summary.get("stopped_early"):
+    if "stopped_by_time" in summary:
+        if not summary["stopped_by_time"]:
+            return None
+    elif done >= max_epochs or summary.get("stopped_early"):  # a summary of an earlier version
         return None
     return (f"the time cap stopped it after {done} of {max_epochs} epochs ({summary.get('wall_time_s', 0):.0f} s); "
             "its accuracy is that of a model trained for less than planned (raise --minutes)")

@@ -45,6 +45,9 @@ def test_quickstart_runs_then_reuses(tmp_path: Path):
     ({"epochs_completed": 7, "stopped_early": False, "wall_time_s": 900.0}, "after 7 of 20 epochs"),
     ({"epochs_completed": 7, "stopped_early": True, "wall_time_s": 90.0}, None),  # early stopping: not a cut
     ({"epochs_completed": 20, "stopped_early": False, "wall_time_s": 90.0}, None),
+    ({"epochs_completed": 17, "stopped_early": False, "stopped_by_time": True, "wall_time_s": 907.0},
+     "after 17 of 20 epochs"),
+    ({"epochs_completed": 7, "stopped_early": True, "stopped_by_time": False, "wall_time_s": 90.0}, None),
 ])
 def test_cut_short_names_a_time_cap_stop_only(tmp_path: Path, summary: dict, said: str | None):
     import json

@@ -75,3 +75,15 @@ def test_loss_weights_reach_the_total(targets_h5, tmp_path):
     b = load_run(tmp_path / "w0").model.state_dict()
     shared = [k for k in a if k.startswith(("encoder.", "heads.classification."))]
     assert shared and all(torch.allclose(a[k], b[k], atol=1e-6) for k in shared)
+
+
+def test_summary_tells_a_time_cap_from_early_stopping(targets_h5, tmp_path):
+    common = ["--model", "deepsets_tiny", "--data", str(targets_h5), *TINY]
+    assert main(["train", *common, "--run-dir", str(tmp_path / "t"), "trainer.max_epochs=500",
+                 "trainer.max_time_s=2", "trainer.patience=500"]) == 0
+    timed = json.loads((tmp_path / "t" / "summary.json").read_text())
+    assert timed["stopped_by_time"] is True and timed["stopped_early"] is False and timed["epochs_completed"] < 500
+    assert main(["train", *common, "--run-dir", str(tmp_path / "e"), "trainer.max_epochs=500", "trainer.patience=1",
+                 "optim.lr=1e-9"]) == 0  # nothing improves: early stopping after patience
+    early = json.loads((tmp_path / "e" / "summary.json").read_text())
+    assert early["stopped_early"] is True and early["stopped_by_time"] is False

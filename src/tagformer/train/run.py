@@ -235,6 +235,18 @@ def make_trainer(cfg: RunConfig, paths: RunDir, best: BestWeights, num_nodes: in
     )
 
 
+def stop_reason(trainer: L.Trainer, max_epochs: int) -> dict[str, bool]:
+    """Why training ended before ``max_epochs``: ``stopped_early`` (early stopping on the monitored value) and
+    ``stopped_by_time`` (``trainer.max_time_s`` ran out). Both False when every epoch ran."""
+    from lightning.pytorch.callbacks import EarlyStopping, Timer
+
+    early = any(isinstance(c, EarlyStopping) and c.stopped_epoch > 0 for c in trainer.callbacks)
+    timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)
+    remaining = timer.time_remaining("train") if timer is not None else None
+    timed_out = remaining is not None and remaining <= 0 and trainer.current_epoch < max_epochs
+    return {"stopped_early": bool(early and not timed_out), "stopped_by_time": bool(timed_out)}
+
+
 def fit_timed(trainer: L.Trainer, module: Any, dm: Any, ckpt_path: str | None, paths: RunDir, *, writer: bool,
               start_step: int, previous_s: float) -> float:
     """``trainer.fit`` with the run's wall-time bookkeeping; returns the run's total training seconds.
@@ -373,7 +385,7 @@ def train(cfg: RunConfig | None, run_dir: str | Path, *, resume: bool = False, o
         "best_score": best.best_score,
         "val": _best_val_row(paths.metrics_csv, best.best_epoch),
         "epochs_completed": _epochs_done(paths.metrics_csv),
-        "stopped_early": bool(trainer.should_stop and trainer.current_epoch < cfg.trainer.max_epochs),
+        **stop_reason(trainer, cfg.trainer.max_epochs),
         "wall_time_s": round(wall, 2),
         "accelerator": accelerator,
         "devices": cfg.trainer.devices,
