@@ -60,3 +60,36 @@ def test_estimates_are_positive_and_finite(traced) -> None:  # type: ignore[no-u
     for key in ("luts", "adder_stages", "latency_ns"):
         assert cost[key] > 0 and math.isfinite(cost[key])
     assert cost["latency_ns"] == cost["cycles"] * 1000 / cost["clock_mhz"]
+
+
+class _StubCircuit:
+    """A circuit whose compiled interpreter is wrong on row 1 (or refuses) and whose reference one is right."""
+
+    def __init__(self, refuse: bool) -> None:
+        self.refuse = refuse
+
+    def predict(self, data: np.ndarray, n_threads: int = 1) -> np.ndarray:
+        if self.refuse:
+            raise RuntimeError("Unsupported msb_mux shift configuration")
+        out = data[:, :2].copy()
+        out[1] += 1.0
+        return out
+
+    def __call__(self, row: np.ndarray) -> np.ndarray:
+        return row[:2]
+
+
+@pytest.mark.parametrize("refuse", [False, True])
+def test_reference_interpreter_arbitrates_the_compiled_one(refuse: bool) -> None:
+    from tagformer.export.fpga.emulate import emulate_checked, input_matrix
+    from tagformer.export.fpga.fixed import FixedSpec
+    from tagformer.export.fpga.ops import QuantPlan
+
+    plan = QuantPlan(bits=8, acts={"input": FixedSpec(1, 3, 4)})
+    x, m = random_jets(4, 3)
+    reference = input_matrix(x, m, plan)[:, :2]
+    out, info = emulate_checked(_StubCircuit(refuse), x, m, plan, reference)
+    assert np.array_equal(out, reference)
+    assert info == ({"compiled_interpreter": "refused", "compiled_interpreter_disagreements": 4, "python_jets": 4}
+                    if refuse else
+                    {"compiled_interpreter": "ok", "compiled_interpreter_disagreements": 1, "python_jets": 1})

@@ -41,6 +41,16 @@ def group_grid(n: int, parts: int, chunk: int) -> tuple[np.ndarray, np.ndarray]:
     return group, np.minimum(pos - group * chunk, chunk - 1)
 
 
+def group_present(m: Any, n: int, parts: int, chunk: int, ops: Any) -> Any:
+    """(..., P) 0/1: the groups holding a real particle. With the real particles first, group p holds one iff
+    its first slot ``p * C`` is real; groups starting at or after ``n`` are always empty."""
+    starts = np.minimum(np.arange(parts) * chunk, n - 1)
+    present = m[..., starts]
+    if (np.arange(parts) * chunk >= n).any():
+        present = present * ops.constant((np.arange(parts) * chunk < n).astype(np.float64))
+    return present
+
+
 def conv_index(n: int, parts: int, height: int) -> np.ndarray:
     """Index (n, P, n, P) into the flattened (height, P) kernel plus one zero slot (index ``height * P``)
     such that ``kernel_flat[index]`` is the dense matrix of the 'same'-padded convolution over an (n, P)
@@ -107,9 +117,7 @@ class _HwSALTAttention(nn.Module):
         if self.has_conv:
             s = ops.const_einsum("hab,njab->hnj", s, self._conv(n, ops)) + ops.weight(self.conv_bias, bias=True)
             s = ops.act(f"{tag}.conv", s)
-        group, _ = group_grid(n, parts, self.key_weights.shape[2])
-        member = ops.constant((group[:, None] == np.arange(parts)[None, :]).astype(np.float64))
-        present = ops.max(m[..., None] * member, axis=-2)  # (P,): groups holding a real particle
+        present = group_present(m, n, parts, self.key_weights.shape[2], ops)
         last = f"{tag}.conv" if self.has_conv else f"{tag}.score"
         big = 2.0 ** (ops.plan.acts[last].i + 1) if ops.quantized else 1e4
         a = ops.act(f"{tag}.attn", table_softmax(s, present[..., None, None, :], ops, big), signed=False)

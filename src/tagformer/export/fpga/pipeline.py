@@ -19,7 +19,7 @@ import numpy as np
 from tagformer.errors import ConfigError, TagformerError
 from tagformer.export.fpga import require_da4ml
 from tagformer.export.fpga.cost import BUDGET_NS, estimate
-from tagformer.export.fpga.emulate import emulate, torch_reference, trace_circuit
+from tagformer.export.fpga.emulate import emulate_checked, torch_reference, trace_circuit
 from tagformer.export.fpga.fixed import check_bits
 from tagformer.export.fpga.project import c_simulation, compiler, write_project
 from tagformer.export.fpga.qat import accuracy, calibrate, collect, finetune
@@ -73,8 +73,8 @@ def fpga_run(run_dir: str | Path, out: str | Path, *, bits: int = 8, particles: 
         start = time.perf_counter()
         circuit = trace_circuit(hw, plan, n, in_features)
         trace_s = time.perf_counter() - start
-        emulated = emulate(circuit, test[0], test[1], plan)
         reference = torch_reference(hw, plan, test[0], test[1])
+        emulated, interp = emulate_checked(circuit, test[0], test[1], plan, reference)
         labels = test[2].numpy()
         cost = estimate(circuit)
         rows.append({
@@ -84,7 +84,7 @@ def fpga_run(run_dir: str | Path, out: str | Path, *, bits: int = 8, particles: 
             "accuracy_emulated": float(np.mean(emulated.argmax(1) == labels)) if len(labels) else float("nan"),
             "emulation_mismatched_jets": int(np.any(emulated != reference, axis=1).sum()),
             "emulation_max_abs_diff": float(np.abs(emulated - reference).max()) if len(labels) else 0.0,
-            "finetune_losses": losses, "trace_seconds": trace_s, **cost,
+            "finetune_losses": losses, "trace_seconds": trace_s, **cost, **interp,
             "formats": {k: v.as_dict() for k, v in plan.acts.items()},
         })
         if project or csim:
