@@ -125,6 +125,10 @@ def markdown(report: dict[str, Any]) -> str:
                      f"{r['emulation_mismatched_jets']} | {r['luts']:.0f} | {r['adder_stages']:.0f} | "
                      f"{r['latency_ns']:.0f} @ {r['clock_mhz']:.0f} | {'yes' if r['fits_budget'] else 'no'} |")
     for r in report["rows"]:
+        if r.get("python_jets"):
+            lines.append(f"\nN = {r['particles']}: da4ml's compiled interpreter {r['compiled_interpreter']}; "
+                         f"{r['python_jets']} jets re-run through its Python reference, the two interpreters "
+                         f"differ on {r['compiled_interpreter_disagreements']}")
         if "project" in r:
             csim = (f"; HLS C simulation disagrees with the emulation on {r['csim_mismatched_jets']} of "
                     f"{r['test_jets']} test jets" if "csim_mismatched_jets" in r else "")
