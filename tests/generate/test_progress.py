@@ -8,7 +8,7 @@ from tagformer.data.generate.progress import JetProgress
 
 
 def test_progress_counts_jets():
-    with JetProgress(10, "generating", enabled=True) as bar:
+    with JetProgress(10, "generating", enabled=True, terminal=True) as bar:  # the terminal bar
         bar.advance(4)
         time.sleep(0.01)  # two samples at distinct times, so rich can compute a rate
         bar.advance(6)
