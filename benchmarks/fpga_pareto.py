@@ -4,7 +4,8 @@
 
 Each point is one (model, N, bits) row: the emulated (fixed-point, bit-exact) accuracy against da4ml's LUT
 estimate, log scale. Filled markers meet the 100 ns trigger budget at the report's clock, open ones do not;
-the grey line joins the Pareto-optimal points (no other point is both more accurate and cheaper). The table
+the grey line joins the Pareto-optimal points (no other point is both more accurate and cheaper); the dashed
+line is the whole LUT count of a VU13P. The table
 printed on stdout has one line per row with the settings of its report.
 """
 
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 MARKERS = {"deepsets": "o", "transformer": "s", "salt": "^", "linformer": "D"}
+#: LUTs of the trigger's FPGA (Virtex UltraScale+ VU13P), drawn as a dashed line.
+VU13P_LUTS = 1_728_000
 
 
 def load_rows(paths: list[Path]) -> list[dict[str, Any]]:
@@ -59,7 +62,7 @@ def plot(rows: list[dict[str, Any]], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(9, 4.8))
     colors = {n: c for n, c in zip(sorted({r["particles"] for r in rows}), ("C0", "C1", "C2", "C3", "C4"),
                                    strict=False)}
     for r in rows:
@@ -78,12 +81,13 @@ def plot(rows: list[dict[str, Any]], out: Path) -> None:
     for n, c in colors.items():
         ax.scatter([], [], marker="s", color=c, label=f"N = {n}")
     ax.scatter([], [], marker="o", facecolors="k", edgecolors="k", label="fits 100 ns (filled)")
+    ax.axvline(VU13P_LUTS, color="k", ls="--", lw=1, label="all LUTs of a VU13P (1.73M)")
     ax.set_xscale("log")
     ax.set_xlabel("LUTs (da4ml estimate)")
     ax.set_ylabel("fixed-point accuracy (bit-exact emulation)")
     ax.set_title("Generated 5-class jets: accuracy vs LUTs")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=130)
