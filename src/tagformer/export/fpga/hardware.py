@@ -109,6 +109,18 @@ def masked_max_pool(h: Any, m: Any, ops: Any, last: str) -> Any:
     return ops.max(h + (m[..., None] - 1.0) * big, axis=-2)
 
 
+def residual_ffn(block: Any, x: Any, o: Any, n: int, ops: Any, tag: str, activation: str) -> Any:
+    """The part every attention block variant shares after its attention: heads (H, n, d) merged and
+    projected (``block.out``) onto the residual, then the feed-forward pair (``block.ffn1``/``ffn2``, ReLU, or
+    GELU in float checks) onto the residual; activations quantised under ``tag``."""
+    o = ops.reshape(ops.transpose(o, (1, 0, 2)), (n, block.num_heads * block.head_dim))
+    x = ops.act(f"{tag}.res1", x + ops.act(f"{tag}.proj", ops.linear(o, block.out)))
+    f = ops.linear(x, block.ffn1)
+    f = ops.relu(f) if activation == "relu" else torch.nn.functional.gelu(f)
+    f = ops.act(f"{tag}.ffn", f, signed=activation != "relu")
+    return ops.act(f"{tag}.res2", x + ops.act(f"{tag}.ffn_out", ops.linear(f, block.ffn2)))
+
+
 class _HwBlock(nn.Module):
     """One encoder block without norms: x + MHA(x), then x + FFN(x)."""
 
@@ -141,12 +153,7 @@ class _HwBlock(nn.Module):
         big = 2.0 ** (ops.plan.acts[f"{tag}.score"].i + 1) if ops.quantized else 1e4
         a = ops.act(f"{tag}.attn", table_softmax(s, m[..., None, None, :], ops, big), signed=False)
         o = ops.act(f"{tag}.mix", ops.einsum("hnm,hmd->hnd", a, v))
-        o = ops.reshape(ops.transpose(o, (1, 0, 2)), (n, self.num_heads * self.head_dim))
-        x = ops.act(f"{tag}.res1", x + ops.act(f"{tag}.proj", ops.linear(o, self.out)))
-        f = ops.linear(x, self.ffn1)
-        f = ops.relu(f) if activation == "relu" else torch.nn.functional.gelu(f)
-        f = ops.act(f"{tag}.ffn", f, signed=activation != "relu")
-        return ops.act(f"{tag}.res2", x + ops.act(f"{tag}.ffn_out", ops.linear(f, self.ffn2)))
+        return residual_ffn(self, x, o, n, ops, tag, activation)
 
 
 class HwTransformer(HardwareModel):

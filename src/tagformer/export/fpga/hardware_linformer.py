@@ -22,7 +22,14 @@ import torch
 from torch import nn
 
 from tagformer.errors import ModelError
-from tagformer.export.fpga.hardware import HardwareModel, _linears, masked_max_pool, softmax_luts, table_softmax
+from tagformer.export.fpga.hardware import (
+    HardwareModel,
+    _linears,
+    masked_max_pool,
+    residual_ffn,
+    softmax_luts,
+    table_softmax,
+)
 from tagformer.export.fpga.lut import Lut
 from tagformer.models.linformer import Linformer
 
@@ -64,12 +71,7 @@ class _HwLinformerBlock(nn.Module):
         s = ops.act(f"{tag}.score", ops.einsum("hnd,hkd->hnk", q, k))
         a = ops.act(f"{tag}.attn", table_softmax(s, None, ops, 0.0), signed=False)
         o = ops.act(f"{tag}.mix", ops.einsum("hnk,hkd->hnd", a, v))
-        o = ops.reshape(ops.transpose(o, (1, 0, 2)), (n, self.num_heads * self.head_dim))
-        x = ops.act(f"{tag}.res1", x + ops.act(f"{tag}.proj", ops.linear(o, self.out)))
-        f = ops.linear(x, self.ffn1)
-        f = ops.relu(f) if activation == "relu" else torch.nn.functional.gelu(f)
-        f = ops.act(f"{tag}.ffn", f, signed=activation != "relu")
-        return ops.act(f"{tag}.res2", x + ops.act(f"{tag}.ffn_out", ops.linear(f, self.ffn2)))
+        return residual_ffn(self, x, o, n, ops, tag, activation)
 
 
 class HwLinformer(HardwareModel):
