@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tagformer.search.space import SearchSpace
+from tagformer.search.space import Family, SearchSpace
 
 if TYPE_CHECKING:
     import optuna
@@ -96,10 +96,7 @@ def sample(space: SearchSpace, trial: optuna.trial.BaseTrial) -> Candidate:
             if fam.name == chosen:
                 active[spec.name] = value
     shared = {spec.name: spec.suggest(trial, spec.name) for spec in space.shared}
-    fam = space.family(chosen)
-    model_args = {k: v for k, v in active.items() if "." not in k and k != "seed"}
-    run_args = {**shared, **{k: v for k, v in active.items() if k not in model_args}}
-    return Candidate(fam.name, fam.model, model_args, run_args)
+    return candidate_of(space.family(chosen), active, shared)
 
 
 def corners(space: SearchSpace) -> Iterable[Candidate]:
@@ -109,6 +106,23 @@ def corners(space: SearchSpace) -> Iterable[Candidate]:
         for i in (0, -1):
             active = {spec.name: spec.corners()[i] for spec in fam.params}
             shared = {spec.name: spec.corners()[i] for spec in space.shared}
-            model_args = {k: v for k, v in active.items() if "." not in k and k != "seed"}
-            run_args = {**shared, **{k: v for k, v in active.items() if k not in model_args}}
-            yield Candidate(fam.name, fam.model, model_args, run_args)
+            yield candidate_of(fam, active, shared)
+
+
+def variations(space: SearchSpace) -> Iterable[Candidate]:
+    """The corners, then per family every value of every choice parameter that no corner takes (the other
+    parameters at their first extreme): each choice value is built at least once."""
+    yield from corners(space)
+    for fam in space.families:
+        first = {spec.name: spec.corners()[0] for spec in fam.params}
+        shared = {spec.name: spec.corners()[0] for spec in space.shared}
+        for spec in fam.params:
+            for value in spec.choices[1:-1] if spec.kind == "choice" else ():
+                yield candidate_of(fam, {**first, spec.name: value}, shared)
+
+
+def candidate_of(fam: Family, active: Mapping[str, Any], shared: Mapping[str, Any]) -> Candidate:
+    """The candidate of family ``fam`` with its parameters ``active`` and the shared ones ``shared``."""
+    model_args = {k: v for k, v in active.items() if "." not in k and k != "seed"}
+    run_args = {**shared, **{k: v for k, v in active.items() if k not in model_args}}
+    return Candidate(fam.name, fam.model, model_args, run_args)

@@ -1,24 +1,31 @@
 """The metrics a search can optimise or constrain, chosen by name, and how each is obtained.
 
-========== ========= ====== =====================================================================
-name       direction stage  what
-========== ========= ====== =====================================================================
-val_acc    maximize  train  validation accuracy at the run's best epoch (``summary.json``)
-val_loss   minimize  train  validation loss at the run's best epoch
-r08        maximize  eval   R0.8: mean background rejection at 80 % signal efficiency on the
-                            validation split, best weights (hls4ml 5-class convention: W, Z, t
-                            each against q+g, averaged; see docs/metrics.md)
-flops      minimize  cost   FLOPs per jet, :func:`tagformer.bench.flops.model_flops_per_jet`
-                            (all N slots real: the one convention of every tagformer figure)
-params     minimize  cost   trainable parameters, :func:`tagformer.bench.flops.count_params`
-latency_ms minimize  cost   measured median latency of one call of ``measure.batch`` jets on
-                            this machine (:func:`tagformer.bench.profile.profile_model`)
-throughput maximize  cost   measured jets/s at ``measure.throughput_batch`` jets per call
-========== ========= ====== =====================================================================
+=============== ========= ====== ================================================================
+name            direction stage  what
+=============== ========= ====== ================================================================
+val_acc         maximize  train  validation accuracy at the run's best epoch (``summary.json``)
+val_loss        minimize  train  validation loss at the run's best epoch
+r08             maximize  eval   R0.8: mean background rejection at 80 % signal efficiency on the
+                                 validation split, best weights (hls4ml 5-class convention: W, Z,
+                                 t each against q+g, averaged; see docs/metrics.md)
+flops           minimize  cost   FLOPs per jet, :func:`tagformer.bench.flops.model_flops_per_jet`
+                                 (all N slots real: the one convention of every tagformer figure)
+params          minimize  cost   trainable parameters, :func:`tagformer.bench.flops.count_params`
+latency_ms      minimize  cost   measured median latency of one call of ``measure.batch`` jets on
+                                 this machine (:func:`tagformer.bench.profile.profile_model`)
+throughput      maximize  cost   measured jets/s at ``measure.throughput_batch`` jets per call
+fpga_lut        minimize  fpga   LUTs of the trained tagger's fixed-point circuit (da4ml estimate,
+                                 uniform ``fpga.bits``; :mod:`tagformer.search.fpga`)
+fpga_latency_ns minimize  fpga   latency of that circuit: ``ceil(adder stages /
+                                 fpga.stages_per_cycle)`` cycles at ``fpga.clock_mhz``
+fpga_acc        maximize  fpga   accuracy of the calibrated fixed-point variant (fake-quantised,
+                                 no fine-tuning) on at most ``fpga.accuracy_jets`` validation jets
+=============== ========= ====== ================================================================
 
 ``cost`` metrics are known from the built model before any training (so a trial that breaks a cost
 constraint can be refused before it trains); ``train`` metrics come from the finished run; ``eval`` metrics
-need one more pass over the validation split.
+need one more pass over the validation split; ``fpga`` metrics need the FPGA extra (da4ml) and are measured
+on the trained weights (distributed-arithmetic LUTs depend on the weight values), after training.
 """
 
 from __future__ import annotations
@@ -29,9 +36,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tagformer.errors import TagformerError
+from tagformer.export.fpga.cost import CLOCK_MHZ, STAGES_PER_CYCLE
 
 if TYPE_CHECKING:
     from torch import nn
@@ -43,7 +51,7 @@ class Metric:
 
     name: str
     direction: Literal["maximize", "minimize"]
-    stage: Literal["cost", "train", "eval"]
+    stage: Literal["cost", "train", "eval", "fpga"]
     label: str
 
     @property
@@ -59,7 +67,13 @@ METRICS: Mapping[str, Metric] = MappingProxyType({m.name: m for m in (
     Metric("params", "minimize", "cost", "parameters"),
     Metric("latency_ms", "minimize", "cost", "latency (ms per call)"),
     Metric("throughput", "maximize", "cost", "throughput (jets/s)"),
+    Metric("fpga_lut", "minimize", "fpga", "FPGA LUTs (da4ml estimate)"),
+    Metric("fpga_latency_ns", "minimize", "fpga", "FPGA latency (ns, estimate)"),
+    Metric("fpga_acc", "maximize", "fpga", "fixed-point accuracy (validation, calibrated)"),
 )})
+
+#: Metrics measured by the ``fpga`` stage (they need the FPGA extra).
+FPGA_METRICS = tuple(m.name for m in METRICS.values() if m.stage == "fpga")
 
 #: Cost metrics every trial records (cheap), whether or not they are objectives.
 ALWAYS = ("flops", "params")
@@ -77,6 +91,27 @@ class MeasureSettings(BaseModel):
     warmup: int = Field(5, ge=0)
     repeats: int = Field(30, ge=1)
     budget_s: float = Field(1.0, gt=0)
+
+
+class FpgaSettings(BaseModel):
+    """How the ``fpga`` metrics are measured (the ``fpga:`` section of a search space; docs/fpga.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    bits: int = 8
+    clock_mhz: float = Field(CLOCK_MHZ, gt=0)
+    stages_per_cycle: int = Field(STAGES_PER_CYCLE, ge=1)
+    calibration_jets: int = Field(2000, ge=1)
+    accuracy_jets: int = Field(2000, ge=1)
+
+    @field_validator("bits")
+    @classmethod
+    def _usable_width(cls, bits: int) -> int:
+        from tagformer.export.fpga.fixed import MAX_BITS, MIN_BITS
+
+        if not MIN_BITS <= bits <= MAX_BITS:
+            raise ValueError(f"must be an integer in [{MIN_BITS}, {MAX_BITS}] (total width of weights and "
+                             f"activations), got {bits}")
+        return bits
 
 
 def cost_metrics(model: nn.Module, names: Iterable[str], *, in_features: int, num_particles: int,

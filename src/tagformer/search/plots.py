@@ -11,7 +11,7 @@ from typing import Any
 from tagformer.atomic import atomic_path
 from tagformer.search.pareto import front
 
-_LOG_AXES = {"flops", "params", "latency_ms", "throughput"}
+_LOG_AXES = {"flops", "params", "latency_ms", "throughput", "fpga_lut"}
 
 
 def _values(rows: Sequence[Mapping[str, Any]], x: str, y: str) -> list[tuple[float, float, Mapping[str, Any]]]:

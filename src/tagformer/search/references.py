@@ -1,7 +1,8 @@
 """Hand-made presets trained at the search's budget, so the report can place them next to the Pareto front.
 
 Each reference (``references:`` in the space) is trained exactly like a trial (the space's ``run`` budget on
-the same data, costs measured the same way, no searched parameter applied) into ``OUT/references/<preset>``,
+the same data, costs measured the same way, the fpga stage too when the space records an fpga metric and the
+preset has a hardware variant, no searched parameter applied) into ``OUT/references/<preset>``,
 and its metrics are stored in the study (user attribute ``reference:<preset>``), so ``--report`` draws them
 from the storage like the trials. A reference already stored is not trained again; one killed mid-training
 resumes from its run directory. Only the launching process of a search trains references (extra nodes
@@ -14,7 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tagformer.errors import ModelError
 from tagformer.search.candidate import Candidate
+from tagformer.search.fpga import fpga_metrics
 from tagformer.search.objectives import RejectionUndefined, eval_metrics, train_metrics
 from tagformer.search.runs import measure_costs, train_or_resume
 from tagformer.search.space import SearchSpace
@@ -54,9 +57,33 @@ def train_references(space: SearchSpace, data: str, out_dir: Path, study: optuna
             metrics.update(train_metrics(summary, space.metric_names))
             metrics.update(eval_metrics(run_dir, space.metric_names))
             result["metrics"] = metrics
-            result["feasible"] = all(c.satisfied(metrics[c.metric]) for c in space.constraints)
+            metrics.update(_fpga(run_dir, space, result))
+            result["feasible"] = reference_feasible(space, metrics)
         except (CandidateError, RejectionUndefined) as exc:
             result["error"] = str(exc)
         study.set_user_attr(f"{PREFIX}{preset}", result)
         shown = ", ".join(f"{k} {v:.4g}" for k, v in result.get("metrics", {}).items())
-        log(f"reference {preset}: {shown or result.get('error')}")
+        why = f" (no fpga metrics: {result['fpga_error']})" if "fpga_error" in result else ""
+        log(f"reference {preset}: {shown or result.get('error')}{why}")
+
+
+def _fpga(run_dir: Path, space: SearchSpace, result: dict[str, Any]) -> dict[str, float]:
+    """The fpga metrics of a reference (record in ``result["fpga"]``); a preset the hardware path refuses
+    (e.g. ``salt`` with its rank partition rule) keeps its other metrics and says why in ``fpga_error``."""
+    if not space.fpga_metrics:
+        return {}
+    try:
+        values, record = fpga_metrics(run_dir, space.fpga_metrics, space.fpga)
+    except (ModelError, RuntimeError, ValueError) as exc:
+        result["fpga_error"] = str(exc)
+        return {}
+    result["fpga"] = record
+    return values
+
+
+def reference_feasible(space: SearchSpace, metrics: dict[str, float]) -> bool | None:
+    """False if a measured metric breaks a constraint, None if a constrained metric is missing, else True."""
+    known = [c.satisfied(metrics[c.metric]) for c in space.constraints if c.metric in metrics]
+    if not all(known):
+        return False
+    return True if len(known) == len(space.constraints) else None

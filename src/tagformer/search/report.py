@@ -4,9 +4,11 @@ Files written into the output directory:
 
 - ``search.csv``: one row per trial (surplus trials left out): trial, state, family, model, every recorded
   metric, feasible, trained, pareto, parameters (JSON), run directory (relative to the report when below
-  it), origin (first attempt), duplicate_of, pruned_at, error, epochs, wall time, worker;
+  it), origin (first attempt), duplicate_of, pruned_at, error, epochs, wall time, worker, and with an fpga
+  stage the circuit's adder stages and da4ml tracing time (``fpga_adder_stages``, ``fpga_trace_s``);
 - ``pareto.md``: the Pareto front as a table (complete, feasible, trained trials not dominated in all
-  objectives), the reference presets trained at the same budget and which trials dominate each, by how much;
+  objectives), how fpga metrics were measured (when recorded), the reference presets trained at the same
+  budget and which trials dominate each, by how much;
 - ``pareto_<y>_vs_<x>.png``: 2-D views (:mod:`.plots`) of every pair of objectives, and of the first
   objective against FLOPs when FLOPs is not an objective;
 - ``pareto/trial-NNNN.yaml``: each Pareto configuration as a run config that ``tagformer train --config``
@@ -95,7 +97,7 @@ def _row(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
         "duplicate_of": a.get("duplicate_of"), "error": a.get(ERROR_ATTR, ""), "epochs": a.get("epochs"),
         "wall_time_s": a.get("wall_time_s"), "pruned_at": a.get("pruned_at"),
         "worker": f"{worker.get('host', '')}:{worker.get('pid', '')}" if worker else "",
-        "run_config": a.get("run_config"),
+        "run_config": a.get("run_config"), "fpga": a.get("fpga") or {},
     }
 
 
@@ -136,10 +138,15 @@ def _relative(run_dir: str, base: Path) -> str:
         return run_dir
 
 
+#: Columns of ``search.csv`` from the fpga stage's record (present when some trial has one).
+FPGA_COLUMNS = {"fpga_adder_stages": "adder_stages", "fpga_trace_s": "trace_seconds"}
+
+
 def write_csv(res: SearchResults, path: Path) -> Path:
     metrics = res.metric_names
+    fpga = list(FPGA_COLUMNS) if any(r["fpga"] for r in res.rows) else []
     head = ["trial", "state", "family", "model", *metrics, "feasible", "trained", "pareto", "parameters", "run_dir",
-            "origin", "duplicate_of", "pruned_at", "error", "epochs", "wall_time_s", "worker"]
+            "origin", "duplicate_of", "pruned_at", "error", "epochs", "wall_time_s", "worker", *fpga]
     buf = io.StringIO(newline="")
     out = csv.writer(buf)
     out.writerow(head)
@@ -148,7 +155,8 @@ def write_csv(res: SearchResults, path: Path) -> Path:
         out.writerow([r["trial"], r["state"], r["family"], r["model"], *(_cell(m.get(k)) for k in metrics),
                       _cell(r["feasible"]), r["trained"], r["pareto"], json.dumps(r["params"], sort_keys=True),
                       _relative(r["run_dir"], path.parent), r["origin"], _cell(r["duplicate_of"]),
-                      _cell(r["pruned_at"]), r["error"], _cell(r["epochs"]), _cell(r["wall_time_s"]), r["worker"]])
+                      _cell(r["pruned_at"]), r["error"], _cell(r["epochs"]), _cell(r["wall_time_s"]), r["worker"],
+                      *(_cell(r["fpga"].get(FPGA_COLUMNS[c])) for c in fpga)])
     return atomic_write_text(path, buf.getvalue())
 
 
@@ -194,6 +202,24 @@ def dominance_lines(res: SearchResults) -> list[str]:
     return lines
 
 
+def _seconds(value: float) -> str:
+    return f"{value:.1f} s" if value < 120 else f"{value / 60:.1f} min"
+
+
+def fpga_lines(res: SearchResults) -> list[str]:
+    """How the fpga metrics were measured and how long the tracing took (nothing without an fpga stage)."""
+    settings = res.space.get("fpga")
+    if not settings:
+        return []
+    traced = [float(r["fpga"]["trace_seconds"]) for r in res.rows
+              if r["fpga"].get("trace_seconds") is not None and r["duplicate_of"] is None]
+    took = (f" da4ml tracing took {_seconds(sum(traced))} over {len(traced)} trials (at most "
+            f"{_seconds(max(traced))})." if traced else "")
+    return [f"FPGA metrics: the trained weights as a uniform {settings['bits']}-bit fixed-point circuit, calibrated on "
+            f"at most {settings['calibration_jets']} training jets, not fine-tuned; da4ml estimates, latency "
+            f"pipelined every {settings['stages_per_cycle']} adder stages at {settings['clock_mhz']:g} MHz.{took}", ""]
+
+
 def write_table(res: SearchResults, path: Path, yamls: Mapping[int, Path]) -> Path:
     objs = res.objectives
     extra = [k for k in res.metric_names if k not in objs]
@@ -212,6 +238,7 @@ def write_table(res: SearchResults, path: Path, yamls: Mapping[int, Path]) -> Pa
         f"Data: `{res.data}`. Objectives: {', '.join(f'{o} ({METRICS[o].direction})' for o in objs)}. "
         f"Constraints: {', '.join(res.space.get('constraints') or []) or 'none'}. "
         f"Budget (run fragment): `{json.dumps(res.space.get('run') or {}, sort_keys=True)}`.", "",
+        *fpga_lines(res),
         "| trial | family | " + " | ".join(objs + extra) + " | parameters | config |",
         "|" + "---|" * (4 + len(objs) + len(extra)),
     ]

@@ -41,9 +41,11 @@ def quiet_logs() -> None:
 
 def check_space(space: SearchSpace, data: str) -> None:
     """Build the run config of every family's extreme candidates and of every reference on ``data`` and read
-    the dataset's layout (no jets): ConfigError/DataError here, before any training."""
+    the dataset's layout (no jets); with fpga metrics, check the extra and every family's hardware variant
+    (:func:`tagformer.search.fpga.check_fpga`): ConfigError/DataError here, before any training."""
     from tagformer.data.datamodule import JetDataModule
     from tagformer.errors import ConfigError
+    from tagformer.search.fpga import check_fpga
     from tagformer.search.objectives import check_r08_convention
 
     configs = []
@@ -56,6 +58,7 @@ def check_space(space: SearchSpace, data: str) -> None:
     info = JetDataModule(configs[0].data).info
     if "r08" in space.metric_names:
         check_r08_convention(info.class_names)
+    check_fpga(space, data)
 
 
 def _worker_main(space: SearchSpace, data: str, out_dir: str, storage_url: str, study_name: str, trials: int,

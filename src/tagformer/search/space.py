@@ -19,6 +19,7 @@ Layout of a space file (``configs/search/default.yaml`` is the worked example)::
     sampler: {population_size: 12, seed: 0}
     pruning: {monitor: val_acc, warmup_epochs: 1, dominated_by: 3}
     measure: {device: cpu, threads: 1, batch: 1}
+    fpga: {bits: 8, clock_mhz: 200}   # how fpga_* metrics are measured (configs/search/fpga.yaml)
     train_infeasible: false        # train trials that already break a cost constraint?
 
 Parameter forms are those of :mod:`tagformer.search.params`. :func:`load_space` refuses, with one
@@ -35,7 +36,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -45,13 +46,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tagformer.errors import ConfigError, TagformerError
 from tagformer.search.constraints import Constraint, parse_constraint
-from tagformer.search.objectives import ALWAYS, METRICS, MeasureSettings
+from tagformer.search.objectives import ALWAYS, FPGA_METRICS, METRICS, FpgaSettings, MeasureSettings
 from tagformer.search.params import ParamSpec, parse_param
 
 #: Sections of a run config a search parameter may set (``model`` belongs to the families).
 RUN_SECTIONS = ("seed", "data", "optim", "schedule", "trainer")
 _TOP_KEYS = ("name", "objectives", "constraints", "references", "run", "params", "families", "sampler", "pruning",
-             "measure", "train_infeasible")
+             "measure", "fpga", "train_infeasible")
 _FAMILY_KEYS = ("model", "params")
 _RESERVED = {*RUN_SECTIONS, "model", "family"}
 
@@ -103,6 +104,7 @@ class SearchSpace:
     sampler: SamplerSettings
     pruning: PruningSettings
     train_infeasible: bool
+    fpga: FpgaSettings = field(default_factory=FpgaSettings)
 
     @property
     def directions(self) -> list[str]:
@@ -114,6 +116,11 @@ class SearchSpace:
         names = [*self.objectives, *(c.metric for c in self.constraints), *ALWAYS]
         return tuple(dict.fromkeys(names))
 
+    @property
+    def fpga_metrics(self) -> tuple[str, ...]:
+        """The ``fpga`` metrics a trial records (empty: no fpga stage)."""
+        return tuple(n for n in self.metric_names if n in FPGA_METRICS)
+
     def family(self, name: str) -> Family:
         for fam in self.families:
             if fam.name == name:
@@ -121,7 +128,9 @@ class SearchSpace:
         raise KeyError(name)
 
     def describe(self) -> dict[str, Any]:
-        """A JSON-able description: what the study stores and what the report reads back."""
+        """A JSON-able description: what the study stores and what the report reads back (``fpga`` only when
+        an fpga metric is recorded, so spaces without one keep the fingerprint they had before it existed)."""
+        fpga = {"fpga": self.fpga.model_dump()} if self.fpga_metrics else {}
         return {
             "name": self.name,
             "objectives": list(self.objectives),
@@ -135,6 +144,7 @@ class SearchSpace:
             "measure": self.measure.model_dump(),
             "pruning": self.pruning.model_dump(),
             "train_infeasible": self.train_infeasible,
+            **fpga,
         }
 
     def fingerprint(self) -> str:
@@ -223,6 +233,7 @@ def parse_space(raw: Mapping[str, Any], where: str, default_name: str = "search"
         sampler=_settings(SamplerSettings, raw.get("sampler"), "sampler", where),
         pruning=_settings(PruningSettings, raw.get("pruning"), "pruning", where),
         train_infeasible=bool(raw.get("train_infeasible", False)),
+        fpga=_settings(FpgaSettings, raw.get("fpga"), "fpga", where),
     )
 
 
