@@ -54,16 +54,18 @@ class PHATBlock(nn.Module):
 
     def __init__(
         self, dim: int, num_heads: int, patch_size: int, ffn_dim: int, kernel_size: int, cell_size: float,
-        norm: str, patch_pool: str, norm_eps: float = 1e-5,
+        norm: str, patch_pool: str, norm_eps: float = 1e-5, activation: str = "gelu",
     ) -> None:
         super().__init__()
+        if activation not in ("gelu", "relu"):
+            raise ValueError(f"unknown FFN activation {activation!r}; choose gelu or relu")
         self.gmp = GeometricMessagePassing(dim, kernel_size, cell_size, norm, norm_eps)
         self.norm1 = make_norm(norm, dim, norm_eps)  # shared by both attentions, as in the reference
         self.patch_attn = PatchAttention(dim, num_heads, patch_size)
         self.token_attn = PatchTokenAttention(dim, num_heads, patch_size, pool=patch_pool)
         self.norm2 = make_norm(norm, dim, norm_eps)
         self.fc1 = nn.Linear(dim, ffn_dim)
-        self.act = nn.GELU()
+        self.act = nn.GELU() if activation == "gelu" else nn.ReLU()
         self.fc2 = nn.Linear(ffn_dim, dim)
 
     def ffn(self, x: torch.Tensor) -> torch.Tensor:
@@ -71,7 +73,7 @@ class PHATBlock(nn.Module):
 
     def for_inference(self) -> PHATBlock:
         """The FFN's ``fc1`` + GELU as one fused CPU kernel (see :mod:`tagformer.models.inference`)."""
-        if isinstance(self.fc1, nn.Linear):
+        if isinstance(self.fc1, nn.Linear) and isinstance(self.act, nn.GELU):
             self.fc1, self.act = FusedLinearGELU(self.fc1), nn.Identity()
         return self
 
@@ -127,6 +129,8 @@ class PHAT(Encoder):
         Keras defaults: Glorot-uniform dense weights (q, k, v as separate ``dim x dim`` kernels) and grid
         kernel (fans ``K * K`` and ``dim * K * K``, as a Keras depthwise kernel), zero biases).
     norm_eps : LayerNorm epsilon (reference 1e-6; 1e-5 keeps saved runs' function).
+    activation : the FFN's activation, ``"gelu"`` (reference) or ``"relu"`` (hardware-friendly: with
+        ``norm="none"`` the FPGA variant of ``tagformer fpga`` computes the trained function exactly).
     """
 
     legacy_head = "head.2"
@@ -147,6 +151,7 @@ class PHAT(Encoder):
         pool: str = "max",
         init: str = "torch",
         norm_eps: float = 1e-5,
+        activation: str = "gelu",
     ) -> None:
         super().__init__()
         if init not in ("torch", "glorot"):
@@ -155,7 +160,8 @@ class PHAT(Encoder):
         self.patch_size = patch_size
         self.embed = nn.Sequential(nn.Linear(in_features, dim), nn.ReLU())
         self.blocks = nn.ModuleList(
-            PHATBlock(dim, num_heads, patch_size, ffn_dim, kernel_size, cell_size, norm, patch_pool, norm_eps)
+            PHATBlock(dim, num_heads, patch_size, ffn_dim, kernel_size, cell_size, norm, patch_pool, norm_eps,
+                      activation)
             for _ in range(depth)
         )
         self.masked_pool = MaskedPool(pool)

@@ -87,7 +87,7 @@ def test_bad_arguments(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 def test_unsupported_model_and_missing_weights(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = build_run(tmp_path / "pn", data, "pointnet_tiny", [])
     assert main(["fpga", str(run), "--out", str(tmp_path / "o")]) == 2
-    assert "supported: deepsets, transformer, salt, linformer" in capsys.readouterr().err
+    assert "supported: deepsets, transformer, salt, linformer, phat" in capsys.readouterr().err
     bare = build_run(tmp_path / "bare", data, "deepsets_tiny", DEEPSETS, weights=False)
     assert main(["fpga", str(bare), "--out", str(tmp_path / "o")]) == 2
     assert "best.pt is missing" in capsys.readouterr().err

@@ -72,7 +72,7 @@ def test_table_softmax_error_is_bounded() -> None:
 
 def test_unsupported_model_lists_the_supported_ones() -> None:
     tagger = small_tagger("pointnet_tiny")
-    with pytest.raises(ModelError, match="supported: deepsets, transformer, salt, linformer"):
+    with pytest.raises(ModelError, match="supported: deepsets, transformer, salt, linformer, phat"):
         hardware_variant(tagger, "pointnet")
 
 

@@ -2,7 +2,8 @@
 
 :func:`trace_circuit` replays ``model.forward`` on da4ml symbolic fixed-point arrays (one jet of ``N``
 particles: ``N * F`` feature inputs then ``N`` mask bits) and returns da4ml's ``CombLogic``, the integer
-circuit. :func:`emulate` runs it on quantised inputs with da4ml's C++ interpreter (int64 arithmetic).
+circuit (a variant with side inputs, e.g. PHAT's grid cells, has them as the last columns of each particle's
+features). :func:`emulate` runs it on quantised inputs with da4ml's C++ interpreter (int64 arithmetic).
 :func:`torch_reference` is the torch quantised model on the same inputs; the two agree exactly (tests).
 """
 
@@ -23,8 +24,12 @@ MASK_SPEC = FixedSpec(0, 1, 0)
 
 
 def quantize_inputs(x: torch.Tensor, m: torch.Tensor, plan: QuantPlan) -> tuple[torch.Tensor, torch.Tensor]:
-    """Normalised features onto the input format and the mask as 0/1 (float64)."""
-    return quantize(x.double(), plan.acts["input"]), m.double()
+    """Normalised features onto the input format (side inputs onto theirs) and the mask as 0/1 (float64)."""
+    x, side = x.double(), plan.side_columns
+    if not side:
+        return quantize(x, plan.acts["input"]), m.double()
+    return torch.cat([quantize(x[..., :-side], plan.acts["input"]), quantize(x[..., -side:], plan.side_spec)],
+                     dim=-1), m.double()
 
 
 def trace_circuit(model: HardwareModel, plan: QuantPlan, num_particles: int, in_features: int) -> Any:
@@ -36,8 +41,9 @@ def trace_circuit(model: HardwareModel, plan: QuantPlan, num_particles: int, in_
     x = FixedVariableArrayInput((num_particles, in_features), hwconf=hw)
     m = FixedVariableArrayInput((num_particles,), hwconf=hw)
     m = m.quantize(MASK_SPEC.k, MASK_SPEC.i, MASK_SPEC.f)
-    s = plan.acts["input"]
-    xq = x.quantize(s.k, s.i, s.f)  # inputs arrive on their format (da4ml inputs take WRAP/TRN only)
+    specs = plan.input_specs(in_features)
+    kif = [np.array([getattr(s, a) for s in specs]) for a in ("k", "i", "f")]
+    xq = x.quantize(*kif)  # inputs arrive on their formats (da4ml inputs take WRAP/TRN only)
     with torch.no_grad():
         out = model(xq, m, TraceOps(plan))
     inputs = list(x._vars.ravel()) + list(m._vars.ravel())

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from tagformer.data.batch import JetBatch
 from tagformer.errors import ModelError
 from tagformer.export.fpga.fixed import FixedSpec
 from tagformer.export.fpga.lut import Lut, exp_lut, reciprocal_lut
@@ -44,7 +45,17 @@ def _head(tagger: Tagger) -> nn.Linear:
 
 
 class HardwareModel(nn.Module):
-    """Base of the hardware variants: ``forward(x, m, ops)`` -> logits; ``luts(bits, n)`` its tables."""
+    """Base of the hardware variants: ``forward(x, m, ops)`` -> logits; ``luts(bits, n)`` its tables.
+
+    ``side_inputs(batch)``: per-particle integers (B, N, ``side_columns``) computed outside the circuit and
+    appended to the features as the last columns of ``x``, on the fixed format ``side_spec``; none by default.
+    """
+
+    side_columns: int = 0
+    side_spec: FixedSpec = FixedSpec(0, 1, 0)
+
+    def side_inputs(self, batch: JetBatch) -> torch.Tensor | None:
+        return None
 
     def luts(self, bits: int, num_particles: int) -> dict[str, Lut]:
         return {}

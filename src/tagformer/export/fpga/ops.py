@@ -9,7 +9,12 @@ A hardware variant's ``forward(x, mask, ops)`` calls only these methods and nump
 - on da4ml symbolic arrays (:class:`TraceOps`): one jet (N, F), every quantisation point a da4ml
   ``quantize`` with the same format, every weight the same quantised constant.
 
-Shapes passed to :meth:`reshape`, :meth:`transpose` and :meth:`einsum` leave out the batch axis.
+Shapes passed to :meth:`reshape`, :meth:`transpose` and :meth:`einsum` leave out the batch axis, and so do
+the axes of :meth:`concat`.
+
+Side inputs: a variant may take per-particle integers computed outside the circuit (PHAT's grid cells) as
+the last :attr:`QuantPlan.side_columns` columns of ``x``, on the fixed format :attr:`QuantPlan.side_spec`;
+the other columns are the features, on the calibrated ``"input"`` format.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from torch import nn
 from tagformer.export.fpga.fixed import FixedSpec, fake_quant, quantize, spec_for_range
 from tagformer.export.fpga.lut import Lut
 
+#: Placeholder format of the side inputs of variants that take none.
+NO_SIDE = FixedSpec(0, 1, 0)
+
 
 @dataclass
 class QuantPlan:
@@ -34,11 +42,18 @@ class QuantPlan:
         accumulator does not already have at realistic scales).
     acts : activation name -> format (from :func:`calibrate`).
     luts : name -> lookup table (softmax exp and reciprocal).
+    side_columns, side_spec : how many trailing columns of ``x`` are side inputs, and their fixed format.
     """
 
     bits: int
     acts: dict[str, FixedSpec] = field(default_factory=dict)
     luts: dict[str, Lut] = field(default_factory=dict)
+    side_columns: int = 0
+    side_spec: FixedSpec = NO_SIDE
+
+    def input_specs(self, columns: int) -> list[FixedSpec]:
+        """The format of each of the ``columns`` input columns: features, then the side inputs."""
+        return [self.acts["input"]] * (columns - self.side_columns) + [self.side_spec] * self.side_columns
 
     def weight_spec(self, w: torch.Tensor) -> FixedSpec:
         return spec_for_range(float(w.detach().abs().max()), self.bits, True)
@@ -98,6 +113,18 @@ class TorchOps:
         left, right = ins.split(",")
         return torch.einsum(f"Z{left},{right}->Z{out}", x, w)
 
+    def fixed(self, x: torch.Tensor, spec: FixedSpec) -> torch.Tensor:
+        """``x`` onto a fixed (not calibrated) format, e.g. an integer index; no gradient, also in float mode."""
+        return quantize(x, spec)
+
+    def gather(self, idx: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """Rows of the trainable constant table ``w`` (T, C) (on its weight grid) selected by the integer
+        activation ``idx`` (...) with values in [0, T): (..., C). In the circuit, C lookup tables on ``idx``."""
+        return self.weight(w)[idx.detach().long()]
+
+    def concat(self, xs: list[torch.Tensor], axis: int) -> torch.Tensor:
+        return torch.cat(xs, dim=axis + 1 if axis >= 0 else axis)
+
     def relu(self, x: torch.Tensor) -> torch.Tensor:
         return torch.relu(x)
 
@@ -128,7 +155,8 @@ class TorchOps:
 
 
 #: The smooth functions of the tables, used by float-mode :meth:`TorchOps.lut`.
-FLOAT_FUNCTIONS = {"exp": torch.exp, "reciprocal": lambda x: 1.0 / torch.clamp(x, min=1.0)}
+FLOAT_FUNCTIONS = {"exp": torch.exp, "reciprocal": lambda x: 1.0 / torch.clamp(x, min=1.0),
+                   "count_reciprocal": lambda x: 1.0 / torch.clamp(x, min=1.0)}
 
 
 class TraceOps:
@@ -160,6 +188,19 @@ class TraceOps:
 
         return einsum(eq, x, w)
 
+    def fixed(self, x: Any, spec: FixedSpec) -> Any:
+        return x.quantize(spec.k, spec.i, spec.f, spec.overflow, spec.round)
+
+    def gather(self, idx: Any, w: torch.Tensor) -> Any:
+        table = self.weight(w)
+        s = self.plan.weight_spec(w.detach().double())
+        columns = [idx.apply(lambda v, c=c: table[np.rint(v).astype(np.int64), c]).quantize(s.k, s.i, s.f, "SAT", "RND")
+                   for c in range(table.shape[1])]
+        return np.stack(columns, axis=-1)
+
+    def concat(self, xs: list[Any], axis: int) -> Any:
+        return np.concatenate(xs, axis=axis)
+
     def relu(self, x: Any) -> Any:
         return x.relu()
 
@@ -188,10 +229,11 @@ class TraceOps:
 
 
 def calibrated_plan(bits: int, record: dict[str, float], signed: dict[str, bool],
-                    luts: dict[str, Lut] | None = None) -> QuantPlan:
+                    luts: dict[str, Lut] | None = None, side_columns: int = 0,
+                    side_spec: FixedSpec = NO_SIDE) -> QuantPlan:
     """A :class:`QuantPlan` whose activation formats just cover the recorded ranges."""
     acts = {name: spec_for_range(value, bits, signed[name]) for name, value in record.items()}
-    return QuantPlan(bits=bits, acts=acts, luts=dict(luts or {}))
+    return QuantPlan(bits=bits, acts=acts, luts=dict(luts or {}), side_columns=side_columns, side_spec=side_spec)
 
 
 def ceil_log2(n: float) -> int:

@@ -59,9 +59,9 @@ def fpga_run(run_dir: str | Path, out: str | Path, *, bits: int = 8, particles: 
     for n in particles:
         log(f"N={n}: loading data")
         dm = JetDataModule(loaded.data_config.model_copy(update={"num_particles": n}), loaded.normaliser_state)
-        train, _ = collect(dm.train_dataloader(), loaded.model, max_train_jets)
-        test, float_acc = collect(dm.test_dataloader(), loaded.model, max_test_jets)
         hw = hardware_variant(loaded.model, name)
+        train, _ = collect(dm.train_dataloader(), loaded.model, max_train_jets, hw.side_inputs)
+        test, float_acc = collect(dm.test_dataloader(), loaded.model, max_test_jets, hw.side_inputs)
         in_features = int(test[0].shape[-1])
         variant_acc = accuracy(hw, None, test)
         plan = calibrate(hw, train, bits, n)

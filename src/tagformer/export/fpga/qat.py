@@ -7,7 +7,7 @@ harness of ``tagformer train`` is not involved.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 import torch.nn.functional as F
@@ -21,8 +21,13 @@ Jets = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 @torch.no_grad()
-def collect(batches: Iterable[JetBatch], tagger: Tagger, max_jets: int | None = None) -> tuple[Jets, float]:
-    """Normalised jets from ``batches`` (at most ``max_jets``) and the float tagger's accuracy on them."""
+def collect(batches: Iterable[JetBatch], tagger: Tagger, max_jets: int | None = None,
+            side: Callable[[JetBatch], torch.Tensor | None] | None = None) -> tuple[Jets, float]:
+    """Normalised jets from ``batches`` (at most ``max_jets``) and the float tagger's accuracy on them.
+
+    ``side``: the variant's side inputs of a batch (e.g. PHAT's grid cells), appended as the last feature
+    columns.
+    """
     xs, ms, ys, correct = [], [], [], 0
     seen = 0
     for batch in batches:
@@ -32,7 +37,9 @@ def collect(batches: Iterable[JetBatch], tagger: Tagger, max_jets: int | None = 
         features, mask, labels = batch.features[:take], batch.mask[:take], batch.labels[:take]
         sub = JetBatch(features=features, p4=batch.p4[:take], mask=mask, labels=labels)
         correct += int((tagger(sub).argmax(-1) == labels).sum())
-        xs.append(tagger.input_norm(features, mask).double())
+        x = tagger.input_norm(features, mask).double()
+        extra = side(sub) if side is not None else None
+        xs.append(x if extra is None else torch.cat([x, extra.double()], dim=-1))
         ms.append(mask.double())
         ys.append(labels)
         seen += take
@@ -53,7 +60,8 @@ def calibrate(model: HardwareModel, jets: Jets, bits: int, num_particles: int) -
     ops = TorchOps(record={})
     for x, m, _ in _chunks(jets, 512):
         model(x, m, ops)
-    return calibrated_plan(bits, ops.record or {}, ops.signs, model.luts(bits, num_particles))
+    return calibrated_plan(bits, ops.record or {}, ops.signs, model.luts(bits, num_particles),
+                           model.side_columns, model.side_spec)
 
 
 @torch.no_grad()

@@ -9,12 +9,13 @@ from torch import nn
 from tagformer.errors import ModelError
 from tagformer.export.fpga.hardware import HardwareModel, HwDeepSets, HwTransformer, _head
 from tagformer.export.fpga.hardware_linformer import HwLinformer
+from tagformer.export.fpga.hardware_phat import HwPHAT
 from tagformer.export.fpga.hardware_salt import HwSALT
 from tagformer.models.tagger import Tagger
 
 #: Model name -> hardware variant builder ``(encoder, head) -> HardwareModel``.
 SUPPORTED: dict[str, Callable[[nn.Module, nn.Linear], HardwareModel]] = {
-    "deepsets": HwDeepSets, "transformer": HwTransformer, "salt": HwSALT, "linformer": HwLinformer,
+    "deepsets": HwDeepSets, "transformer": HwTransformer, "salt": HwSALT, "linformer": HwLinformer, "phat": HwPHAT,
 }
 
 
