@@ -164,8 +164,8 @@ def write_csv(res: SearchResults, path: Path) -> Path:
 def _num(value: Any) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
-    if isinstance(value, float) and value.is_integer() and abs(value) >= 1000:
-        return f"{int(value):,}"
+    if isinstance(value, float) and abs(value) >= 1000:  # counts and rates: whole numbers read best
+        return f"{value:,.0f}"
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
