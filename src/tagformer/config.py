@@ -395,7 +395,7 @@ def build_config(
     check_sections(dotted, "the command-line overrides")
     user = read_user_config(config_file) if config_file else {}
     check_sections(user, str(config_file))
-    merged = dict(base) if base is not None else (packaged_config("base") or {})
+    merged = saved_model_arguments(base) if base is not None else (packaged_config("base") or {})
     check_sections(merged, "the saved config" if base is not None else "configs/base.yaml")
     name = (dotted.get("model") or {}).get("name") or model or (user.get("model") or {}).get("name")
     name = name or (merged.get("model") or {}).get("name") or ModelConfig().name
@@ -421,7 +421,20 @@ def build_config(
     if final != choice.name:  # a packaged model config renamed the model
         choice = resolve_model(final)
     merged = _apply_model_ordering(merged, choice.entry, user_ordering)
+    if base is None:  # a new run names its model's pinned arguments (models.registry.pin_arguments)
+        merged = _pin_model_arguments(merged, choice)
     return validate_config(merged, source, choice)
+
+
+def _pin_model_arguments(merged: dict[str, Any], choice: ModelChoice) -> dict[str, Any]:
+    from tagformer.models.registry import pin_arguments
+
+    model = dict(merged.get("model") or {})
+    try:
+        pins = pin_arguments(choice.name, {k: v for k, v in model.items() if k != "name"})
+    except TagformerError:
+        return merged
+    return {**merged, "model": {**model, **pins}} if pins else merged
 
 
 def _apply_model_ordering(merged: dict[str, Any], entry: ModelEntry, user_ordering: str | None) -> dict[str, Any]:
@@ -447,6 +460,27 @@ def save_config(cfg: RunConfig, path: Path) -> None:
     atomic_write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 
 
+def saved_model_arguments(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """A saved run config with the model arguments it was built with made explicit: a config saved before
+    an argument was pinned gets the value its preset had then (:func:`tagformer.models.registry.saved_arguments`;
+    e.g. the earlier choices of ``salt``), so a preset change never changes what a saved run builds."""
+    from tagformer.models.registry import saved_arguments
+
+    model = raw.get("model")
+    if not isinstance(model, Mapping) or not model.get("name"):
+        return dict(raw)
+    try:
+        extra = saved_arguments(str(model["name"]), {k: v for k, v in model.items() if k != "name"})
+    except TagformerError:  # an unknown model: validation says so
+        return dict(raw)
+    return {**raw, "model": {**model, **extra}} if extra else dict(raw)
+
+
+def read_saved_config(path: Path) -> dict[str, Any]:
+    """A run directory's ``config.yaml`` as a mapping, with :func:`saved_model_arguments` applied."""
+    return saved_model_arguments(read_yaml(path))
+
+
 def load_config(path: Path) -> RunConfig:
     """Read a saved ``config.yaml`` back (raises ConfigError naming the file on problems)."""
-    return validate_config(read_yaml(path), str(path))
+    return validate_config(read_saved_config(path), str(path))

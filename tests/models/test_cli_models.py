@@ -12,7 +12,7 @@ from tagformer.models import create_model
 def test_lists_presets_with_parameter_counts(capsys):
     assert main(["models", "--pattern", "salt*"]) == 0
     out = capsys.readouterr().out
-    assert "salt_large" in out and "3,326" in out  # salt at 3 features, 5 classes, N = 150
+    assert "salt_large" in out and "3,264" in out  # salt at 3 features, 5 classes, N = 150
 
 
 def test_show_preset_with_override(capsys):

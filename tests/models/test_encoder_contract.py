@@ -15,6 +15,7 @@ from tagformer.models import create_model, get_entry, list_models
 from tagformer.models.attention.probe import AttentionProbe, capture_attention
 from tagformer.models.heads import ClassificationHead, RegressionHead
 from tagformer.models.legacy import is_legacy_state_dict, upgrade_state_dict
+from tagformer.models.registry import saved_arguments
 from tagformer.models.tagger import Tagger
 
 FEATURES, CLASSES, PARTICLES, EXTRA = 5, 5, 16, 8
@@ -22,14 +23,14 @@ MODELS = list_models()
 LEGACY = Path(__file__).parent / "legacy"
 
 
-def build(name: str, seed: int = 0) -> Tagger:
+def build(name: str, seed: int = 0, **overrides) -> Tagger:
     entry = get_entry(name)
     for pkg in entry.capabilities.requires:
         if importlib.util.find_spec(pkg) is None:
             pytest.skip(f"{name} needs {pkg}")
     torch.manual_seed(seed)
     model = create_model(entry.smallest, num_classes=CLASSES, in_features=FEATURES,
-                         num_particles=PARTICLES + EXTRA)
+                         num_particles=PARTICLES + EXTRA, **overrides)
     return model.eval()
 
 
@@ -102,7 +103,7 @@ def test_logits_equal_pre_split_weights(name):
     key mapping and give the same logits (fixtures: tests/fixtures/README.md)."""
     blob = torch.load(LEGACY / f"{name}.pt", weights_only=True)
     assert is_legacy_state_dict(blob["state_dict"])
-    model = build(name)
+    model = build(name, **saved_arguments(get_entry(name).smallest, {}))  # what the preset built then
     assert model.encoder.__class__ is get_entry(name).cls
     model.load_state_dict(upgrade_state_dict(blob["state_dict"], model))
     batch = JetBatch(features=blob["features"], p4=blob["p4"], mask=blob["mask"])

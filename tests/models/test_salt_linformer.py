@@ -144,13 +144,16 @@ def test_linformer_probe_and_effective_particle_weights():
 
 def test_salt_ref_has_the_reference_choices_and_parameter_count():
     """salt_ref: position partitions, tanh(alpha x + beta) norms, Glorot init; 2,464 parameters at N = 50 with
-    3 inputs and 5 classes, the public TF code's count (salt keeps the earlier choices: 62 more)."""
+    3 inputs and 5 classes, the public TF code's count; ``salt`` builds the same, and the earlier choices
+    (rank partitions, per-channel DyT, torch init; saved runs of ``salt`` before the ablation) have 62 more."""
     from tagformer.bench.flops import count_params
     from tagformer.models.layers.norm import DyT, ScalarDyT
 
     ref = create_model("salt_ref", num_classes=5, in_features=3, num_particles=50)
-    old = create_model("salt", num_classes=5, in_features=3, num_particles=50)
-    assert count_params(ref) == 2464 and count_params(old) == 2464 + 62
+    old = create_model("salt", num_classes=5, in_features=3, num_particles=50, partition_rule="rank", norm="dyt",
+                       init="torch")
+    new = create_model("salt", num_classes=5, in_features=3, num_particles=50)
+    assert count_params(ref) == count_params(new) == 2464 and count_params(old) == 2464 + 62
     block = ref.encoder.blocks[0]
     assert block.attn.partition_rule == "position" and isinstance(block.norm1, ScalarDyT)
     assert old.encoder.blocks[0].attn.partition_rule == "rank" and isinstance(old.encoder.blocks[0].norm1, DyT)
@@ -183,8 +186,8 @@ def test_glorot_init_bounds_and_zero_biases():
         check(conv.weight, h * w, h * w)
     for weights in (attn.key_weights, attn.value_weights):
         check(weights, heads * parts, heads * chunk)
-    torch_init = create_model("salt", num_classes=5, in_features=3, num_particles=30).encoder
-    assert (torch_init.embed.bias != 0).all()  # the salt preset keeps torch's defaults
+    torch_init = create_model("salt", num_classes=5, in_features=3, num_particles=30, init="torch").encoder
+    assert (torch_init.embed.bias != 0).all()  # init="torch" keeps torch's defaults
 
 
 def test_layer_norm_epsilon_option():

@@ -59,6 +59,11 @@ class ModelEntry:
     smallest: str = ""
     default: str = ""
     arguments: tuple[str, ...] = field(default=())
+    #: preset -> {argument: value it had in runs saved before the argument was written into run configs}
+    saved_before: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
+    #: arguments written explicitly into every new run config (so a later change of a preset's value cannot
+    #: change what a saved run builds)
+    pinned: tuple[str, ...] = field(default=())
 
 
 def register_model(
@@ -70,12 +75,18 @@ def register_model(
     paper: str = "",
     smallest: str | None = None,
     default: str | None = None,
+    saved_before: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Callable[[type[nn.Module]], type[nn.Module]]:
     """Class decorator declaring a model, its presets and capabilities.
 
     ``presets`` maps preset name -> constructor arguments; ``smallest`` names the preset the
     registry-wide tests use (default: the first), ``default`` the one ``create_model(name)`` builds
     (default: the preset called ``name`` if any, else the first).
+
+    ``saved_before`` records a change of what a preset builds: preset -> {argument: the value it had}.
+    Those arguments are then *pinned*: every new run config names them explicitly (:func:`pin_arguments`), and
+    a saved run config that does not name them is a run from before the change, rebuilt with the old values
+    (:func:`saved_arguments`), so no saved run silently changes its function.
     """
     if not presets:
         raise ValueError(f"model {name!r} needs at least one preset")
@@ -87,10 +98,12 @@ def register_model(
         if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
             raise TypeError(f"{cls.__name__} must not take **kwargs (unknown arguments must be errors)")
         args = tuple(p for p in params if p != "self")
-        for preset, kwargs in presets.items():
+        for preset, kwargs in [*presets.items(), *(saved_before or {}).items()]:
             unknown = set(kwargs) - set(args)
             if unknown:
                 raise TypeError(f"preset {preset!r} of {name!r} sets unknown arguments {sorted(unknown)}")
+        if set(saved_before or {}) - set(presets):
+            raise TypeError(f"saved_before of {name!r} names unknown presets")
         entry = ModelEntry(
             name=name,
             cls=cls,
@@ -101,6 +114,8 @@ def register_model(
             smallest=smallest or names[0],
             default=default or (name if name in presets else names[0]),
             arguments=args,
+            saved_before=MappingProxyType({k: MappingProxyType(dict(v)) for k, v in (saved_before or {}).items()}),
+            pinned=tuple(dict.fromkeys(k for v in (saved_before or {}).values() for k in v)),
         )
         setattr(cls, _ATTR, entry)
         return cls
@@ -181,6 +196,20 @@ def model_kwargs(name_or_preset: str, **overrides: Any) -> dict[str, Any]:
         _check_size(entry, key, value, _reference_value(entry, preset, key))
     kwargs.update(given)
     return kwargs
+
+
+def pin_arguments(name_or_preset: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The pinned arguments a new run config must name and does not: {argument: today's value}."""
+    entry, preset = resolve(name_or_preset)
+    return {k: _reference_value(entry, preset, k) for k in entry.pinned if k not in overrides}
+
+
+def saved_arguments(name_or_preset: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """For a saved run config: the pinned arguments it does not name, with the values its preset had when
+    the run was saved (before they were pinned); {} for a run that names them all."""
+    entry, preset = resolve(name_or_preset)
+    old = entry.saved_before.get(preset, {})
+    return {k: old.get(k, _reference_value(entry, preset, k)) for k in entry.pinned if k not in overrides}
 
 
 def _reference_value(entry: ModelEntry, preset: str, key: str) -> Any:

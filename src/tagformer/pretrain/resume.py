@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from tagformer.config import read_yaml
+from tagformer.config import read_saved_config
 from tagformer.errors import DataError, ResumeError
 from tagformer.pretrain.config import PretrainConfig, build_pretrain_config, is_pretrain_config
 from tagformer.rundir import RunDir, read_json
@@ -31,7 +31,7 @@ class PretrainResume:
 
 def saved_config(paths: RunDir) -> dict[str, Any]:
     """The run's ``config.yaml`` as a mapping; ResumeError if it is not a pretraining run's."""
-    raw = read_yaml(paths.config)
+    raw = read_saved_config(paths.config)
     if not is_pretrain_config(raw):
         raise ResumeError(f"{paths.root} is a training run, not a pretraining run; resume it with "
                           "`tagformer train --resume`")

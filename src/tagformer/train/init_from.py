@@ -39,7 +39,7 @@ class Pretrained:
 
 def _read_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """(saved config mapping, best-weights state dict) of a pretraining run; TagformerError otherwise."""
-    from tagformer.config import read_yaml
+    from tagformer.config import read_saved_config
     from tagformer.rundir import RunDir, load_weights
 
     paths = RunDir(run_dir)
@@ -47,7 +47,7 @@ def _read_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         raise TagformerError(f"--init-from {paths.root}: no such run directory")
     if not paths.is_run():
         raise TagformerError(f"--init-from {paths.root}: not a tagformer run directory")
-    raw = read_yaml(paths.config)
+    raw = read_saved_config(paths.config)
     if not isinstance(raw.get(PRETRAIN_SECTION), Mapping):
         raise TagformerError(f"--init-from {paths.root}: this is a training (classifier) run, not a pretraining "
                              "run; give the directory written by `tagformer pretrain`")

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tagformer.config import RunConfig, build_config, read_yaml, validate_config
+from tagformer.config import RunConfig, build_config, read_saved_config, validate_config
 from tagformer.errors import DataError, ResumeError, TagformerError
 from tagformer.rundir import RunDir, read_json
 
@@ -73,7 +73,7 @@ def resumed_config(paths: RunDir, overrides: Iterable[str] = (), *, model: str |
                    data: str | None = None, config_file: str | None = None) -> tuple[RunConfig, list[str]]:
     """The saved config with ``overrides`` (and ``--model``/``--data``/``--config``) applied, and the keys
     that changed; :class:`ResumeError` if a change is not in :data:`RESUMABLE_KEYS`."""
-    raw = read_yaml(paths.config)
+    raw = read_saved_config(paths.config)
     saved = validate_config(raw, str(paths.config))
     overrides = list(overrides)
     if not (overrides or model or data or config_file):
