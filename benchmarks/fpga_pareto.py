@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-MARKERS = {"deepsets": "o", "transformer": "s", "salt": "^", "linformer": "D"}
+MARKERS = {"deepsets": "o", "transformer": "s", "salt": "^", "linformer": "D", "phat": "P"}
 #: LUTs of the trigger's FPGA (Virtex UltraScale+ VU13P), drawn as a dashed line.
 VU13P_LUTS = 1_728_000
 
