@@ -23,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Build RUN's hardware variant, fine-tune it with fixed-point fake quantisation on the "
         "run's data, trace it through da4ml (bit-exact integer emulation, LUT and latency estimates) and "
         "write fpga.json and fpga.md. Supported models: deepsets (sum pooling), transformer (max pooling), "
-        "salt (position partitions, max pooling), linformer (max pooling). "
+        "salt (position partitions, max pooling), linformer (max pooling), phat (max jet pooling; the grid "
+        "cells are circuit inputs from the trigger's input stage). "
         "Needs: pip install 'tagformer[fpga]'.",
     )
     p.add_argument("run", metavar="RUN", help="run directory written by tagformer train")
