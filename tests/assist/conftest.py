@@ -1,4 +1,5 @@
-"""Assist tests: a local HTTP server for the fixture responses, a fake OpenAI-compatible client."""
+"""Assist tests: a local HTTP server for the fixture responses, a fake OpenAI-compatible client, and one
+temporary folder for the unpacked embedded models (never the user's cache)."""
 
 from __future__ import annotations
 
@@ -49,3 +50,14 @@ def server() -> Iterator[LocalServer]:
     s = LocalServer()
     yield s
     s.close()
+
+
+@pytest.fixture(scope="session")
+def assist_models(tmp_path_factory) -> Path:
+    """Where the embedded models are unpacked during the tests (shared, so each is unpacked once)."""
+    return tmp_path_factory.mktemp("assist-models")
+
+
+@pytest.fixture(autouse=True)
+def _models_in_tmp(assist_models, monkeypatch) -> None:
+    monkeypatch.setenv("TAGFORMER_ASSIST_MODELS", str(assist_models))

@@ -155,7 +155,7 @@ def test_llm_embeddings_and_switching_embedder_reembeds(library, tmp_path) -> No
 def test_cli_ask_offline_and_bad_input(library, tmp_path, capsys) -> None:
     store = tmp_path / "s.sqlite"
     args = ["assist", "ask", "What is the wombat calibration constant?", "--library", str(library),
-            "--store", str(store), "--top", "2", "--cache", "none"]
+            "--store", str(store), "--top", "2", "--cache", "none", "--embedder", "tfidf"]
     assert main(args) == 0
     captured = capsys.readouterr()
     assert "[1] b.pdf p. 2" in captured.out and "no LLM" in captured.out and PLANTED in captured.out

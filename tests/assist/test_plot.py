@@ -13,6 +13,7 @@ import pytest
 from assist_fakes import FakeClient
 
 from tagformer.assist.llm import LLM, LLMSettings
+from tagformer.assist.packaged import PackagedModel
 from tagformer.assist.plot import extract_code, hint_texts, plot_loop
 from tagformer.cli.main import main
 from tagformer.errors import ConfigError
@@ -98,12 +99,14 @@ def test_hints_and_code_extraction() -> None:
     assert names == ["01_contract.md", "02_hls4ml_layout.md", "03_tagformer_api.md"]
     assert extract_code("text\n```python\nx = 1\n```\nmore") == "x = 1\n"
     assert extract_code("x = 2") == "x = 2\n"
+    assert extract_code("```python\nx = 3\ny = (") == "x = 3\ny = (\n"  # cut by the token limit: runs to the end
 
 
 def test_plot_needs_an_llm_and_a_request(data, tmp_path, capsys, monkeypatch) -> None:
     monkeypatch.delenv("TAGFORMER_LLM_MODEL", raising=False)
+    monkeypatch.setattr(PackagedModel, "path", lambda self: None)  # no embedded model installed
     assert main(["assist", "plot", "jet pT", "--data", str(data), "--out", str(tmp_path / "o")]) == 2
-    assert "needs an LLM endpoint" in capsys.readouterr().err
+    assert "needs an LLM" in capsys.readouterr().err
     assert main(["assist", "plot", " ", "--data", str(data)]) == 2
     assert "request is empty" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="empty"):
@@ -113,7 +116,7 @@ def test_plot_needs_an_llm_and_a_request(data, tmp_path, capsys, monkeypatch) ->
 def test_cli_plot_with_an_endpoint(data, tmp_path, capsys, monkeypatch) -> None:
     import tagformer.cli.assist as cli
 
-    monkeypatch.setattr(cli, "_llm", lambda args, cache: _llm([WORKING])[0])
+    monkeypatch.setattr(cli, "_llm", lambda args, cache, **_: _llm([WORKING])[0])
     out = tmp_path / "o"
     assert main(["assist", "plot", "jet pT", "--data", str(data), "--out", str(out), "--llm", "fake"]) == 0
     assert "made plot after 1 attempt(s)" in capsys.readouterr().out and (out / "plot.png").is_file()

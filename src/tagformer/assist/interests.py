@@ -14,14 +14,16 @@ DEFAULT_NAME = "interests_trigger_ml.yaml"
 
 
 class Interests(pydantic.BaseModel):
-    """``interested`` / ``not_interested`` topic descriptions and the offline ranker's score thresholds."""
+    """``interested`` / ``not_interested`` topic descriptions and the offline ranker's score thresholds
+    (one pair per similarity: the TF-IDF and embedding scores have different scales)."""
 
     model_config = pydantic.ConfigDict(extra="forbid")
 
     name: str = "interests"
     interested: list[str] = pydantic.Field(min_length=1)
     not_interested: list[str] = []
-    thresholds: dict[str, float] = {"high": 0.20, "medium": 0.10}
+    thresholds: dict[str, float] = {"high": 0.20, "medium": 0.10}  # TF-IDF score
+    thresholds_embedding: dict[str, float] = {"high": 0.25, "medium": 0.15}  # all-MiniLM-L6-v2 score
 
     def as_text(self) -> str:
         """The interests as the bullet list given to an LLM."""

@@ -1,4 +1,5 @@
-"""One wrapper around any OpenAI-compatible chat endpoint (hosted models, vLLM, Ollama, llama.cpp servers):
+"""One wrapper around any OpenAI-compatible chat endpoint (hosted models, vLLM, Ollama, llama.cpp servers)
+or the embedded model (:mod:`tagformer.assist.local_llm`, the same client interface):
 typed JSON answers validated with pydantic and retried once when invalid, embeddings, token and cost
 accounting, answers cached on disk, and endpoint failures turned into one clear error.
 
@@ -110,8 +111,8 @@ class LLM:
             if isinstance(exc, TagformerError):
                 raise
             where = self.settings.base_url or "the default OpenAI endpoint"
-            raise LLMError(f"the LLM endpoint ({where}, model {self.model}) failed on {what}: {_short(exc)}") \
-                from None
+            kind = "embedded LLM" if where.startswith("embedded") else "LLM endpoint"
+            raise LLMError(f"the {kind} ({where}, model {self.model}) failed on {what}: {_short(exc)}") from None
 
     def chat(self, messages: list[dict[str, str]], *, json_mode: bool = False) -> str:
         """The reply text to ``messages`` (cached by model and messages)."""

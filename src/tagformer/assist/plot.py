@@ -17,6 +17,7 @@ from tagformer.atomic import atomic_write_json, atomic_write_text
 from tagformer.errors import ConfigError, DataError
 
 _CODE = re.compile(r"```(?:python|py)?\s*\n(.*?)```", re.S)
+_OPEN = re.compile(r"```(?:python|py)?\s*\n(.*)$", re.S)
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -30,9 +31,13 @@ def hint_texts(folder: str | Path | None = None) -> list[tuple[str, str]]:
 
 
 def extract_code(reply: str) -> str:
-    """The longest fenced Python block of the reply, else the whole reply."""
+    """The longest fenced Python block of the reply; a block left open (a reply cut by its token limit) runs
+    to the end; else the whole reply."""
     blocks = _CODE.findall(reply)
-    return max(blocks, key=len).strip() + "\n" if blocks else reply.strip() + "\n"
+    if blocks:
+        return max(blocks, key=len).strip() + "\n"
+    opened = _OPEN.search(reply)
+    return (opened.group(1) if opened else reply).strip() + "\n"
 
 
 def first_messages(request: str, data: Path, hints: list[tuple[str, str]]) -> list[dict[str, str]]:

@@ -1,4 +1,5 @@
-"""Rank contributions against the interests: offline by TF-IDF similarity, or by an LLM filling the typed
+"""Rank contributions against the interests: offline by embedding similarity (all-MiniLM-L6-v2, or TF-IDF
+when it is not installed), or by an LLM filling the typed
 :class:`~tagformer.assist.schema.Assessment` (falling back to the offline assessment where the LLM's
 output stays invalid)."""
 
@@ -41,13 +42,27 @@ def _first_sentence(text: str) -> str:
     return s if len(s) <= 300 else s[:297] + "..."
 
 
-def rank_offline(items: list[Contribution], interests: Interests) -> list[Ranked]:
-    """Score = cosine to the closest interested topic minus cosine to the closest not-interested topic."""
+def _similarities(items: list[Contribution], topics: list[str], embedder) -> tuple[np.ndarray, str]:
+    """(items x topics) cosines and the method label: the embedder's unit vectors when it has them
+    (all-MiniLM-L6-v2), else TF-IDF fitted on the items and topics."""
+    texts = [_text(c) for c in items]
+    if embedder is not None and hasattr(embedder, "unit"):
+        from tagformer.assist.minilm import METHOD as EMBED_METHOD
+
+        return embedder.unit(texts) @ embedder.unit(topics).T, EMBED_METHOD
+    transform = fit_tfidf(texts + topics)
+    return (transform(texts) @ transform(topics).T).toarray(), METHOD
+
+
+def rank_offline(items: list[Contribution], interests: Interests, embedder=None) -> list[Ranked]:
+    """Score = cosine to the closest interested topic minus cosine to the closest not-interested topic, by
+    the embedder's vectors (``MiniLMEmbedder``) or, without one, TF-IDF; keywords are TF-IDF terms."""
     if not items:
         return []
     topics = interests.interested + interests.not_interested
+    sims, method = _similarities(items, topics, embedder)
+    thresholds = interests.thresholds if method == METHOD else interests.thresholds_embedding
     transform = fit_tfidf([_text(c) for c in items] + topics)
-    sims = (transform([_text(c) for c in items]) @ transform(topics).T).toarray()
     n_in = len(interests.interested)
     out = []
     for c, row in zip(items, sims):
@@ -61,8 +76,8 @@ def rank_offline(items: list[Contribution], interests: Interests) -> list[Ranked
         found = _EXPERIMENT.findall(_text(c))
         assessment = Assessment(summary=_first_sentence(c.abstract or c.title),
                                 experiment=found[0] if found else "none", keywords=top_terms(transform, _text(c)),
-                                interest=_level(score, interests.thresholds), explanation=why, confidence=None)
-        out.append(Ranked(contribution=c, assessment=assessment, score=round(score, 4), method=METHOD))
+                                interest=_level(score, thresholds), explanation=why, confidence=None)
+        out.append(Ranked(contribution=c, assessment=assessment, score=round(score, 4), method=method))
     return sort_ranked(out)
 
 
@@ -81,10 +96,11 @@ def assess_messages(c: Contribution, interests: Interests) -> list[dict[str, str
 
 
 def rank_llm(items: list[Contribution], interests: Interests, llm: LLM,
-             progress: Callable[[Iterable], Iterable] = iter, log: Callable[[str], None] = print) -> list[Ranked]:
+             progress: Callable[[Iterable], Iterable] = iter, log: Callable[[str], None] = print,
+             embedder=None) -> list[Ranked]:
     """Each contribution assessed by the LLM (validated, retried once); score = level then confidence.
-    A contribution whose output stays invalid keeps its offline assessment, labelled so."""
-    offline = {r.contribution.id: r for r in rank_offline(items, interests)}
+    A contribution whose output stays invalid keeps its offline assessment (by ``embedder``), labelled so."""
+    offline = {r.contribution.id: r for r in rank_offline(items, interests, embedder)}
     out, failed = [], 0
     label = f"llm: {llm.model}"
     for c in progress(items):
@@ -93,7 +109,7 @@ def rank_llm(items: list[Contribution], interests: Interests, llm: LLM,
         except LLMInvalidOutput:
             failed += 1
             r = offline[c.id]
-            out.append(r.model_copy(update={"method": f"{METHOD} (LLM output invalid twice)"}))
+            out.append(r.model_copy(update={"method": f"{r.method} (LLM output invalid twice)"}))
             continue
         score = (2 - INTEREST_ORDER[a.interest]) + a.confidence
         out.append(Ranked(contribution=c, assessment=Assessment.model_validate(a.model_dump()), score=score,
