@@ -23,7 +23,7 @@ import h5py
 import numpy as np
 
 from tagformer.assist.cache import DiskCache
-from tagformer.assist.plot import plot_loop
+from tagformer.assist.plot import error_summary, plot_loop
 
 Ref = Callable[[h5py.File], tuple[np.ndarray, np.ndarray]]
 
@@ -105,13 +105,6 @@ def check(out: Path, reference: tuple[np.ndarray, np.ndarray]) -> str:
     return "match"
 
 
-def _last_line(error: str) -> str:
-    """The exception line of a traceback (or the error's first line)."""
-    lines = [line.strip() for line in error.splitlines() if line.strip()]
-    last = lines[-1] if len(lines) > 1 and "Error" in lines[-1] else (lines[0] if lines else "?")
-    return last.replace("|", "/")[:80]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, help="an hls4ml-layout HDF5 file (tagformer generate)")
@@ -147,7 +140,8 @@ def main() -> None:
         result = plot_loop(request, args.data, llm, out, attempts=args.attempts, timeout_s=args.timeout,
                            log=lambda line, n=n: print(f"  [{n}] {line}", flush=True))
         seconds = time.perf_counter() - t0
-        verdict = check(out, reference) if result.ok else "did not run: " + _last_line(result.last_error)
+        failure = error_summary(result.last_error).replace("|", "/")
+        verdict = check(out, reference) if result.ok else f"did not run: {failure}"
         ok = verdict == "match"
         passed += ok
         runs += 1

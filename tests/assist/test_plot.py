@@ -14,7 +14,7 @@ from assist_fakes import FakeClient
 
 from tagformer.assist.llm import LLM, LLMSettings
 from tagformer.assist.packaged import PackagedModel
-from tagformer.assist.plot import extract_code, hint_texts, plot_loop
+from tagformer.assist.plot import error_summary, extract_code, hint_texts, plot_loop
 from tagformer.cli.main import main
 from tagformer.errors import ConfigError
 
@@ -100,6 +100,8 @@ def test_hints_and_code_extraction() -> None:
     assert extract_code("text\n```python\nx = 1\n```\nmore") == "x = 1\n"
     assert extract_code("x = 2") == "x = 2\n"
     assert extract_code("```python\nx = 3\ny = (") == "x = 3\ny = (\n"  # cut by the token limit: runs to the end
+    traceback = "the script failed (exit status 1):\nTraceback (most recent call last):\n  File x\nNameError: name 'j'"
+    assert error_summary(traceback) == "the script failed (exit status 1): NameError: name 'j'"
 
 
 def test_plot_needs_an_llm_and_a_request(data, tmp_path, capsys, monkeypatch) -> None:

@@ -60,6 +60,15 @@ def _failure(result: RunResult, scratch: Path, timeout_s: float) -> str | None:
     return None
 
 
+def error_summary(error: str) -> str:
+    """One line for an attempt's failure: the first line, and the exception line of a traceback."""
+    lines = [line.strip() for line in error.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    last = lines[-1]
+    return f"{lines[0]} {last}" if len(lines) > 1 and re.match(r"^[A-Za-z_.]*(Error|Exception)\b", last) else lines[0]
+
+
 @dataclass
 class PlotResult:
     """The outcome: success, attempts used, and the saved files."""
@@ -101,7 +110,7 @@ def plot_loop(request: str, data: str | Path, llm: LLM, out_dir: str | Path, *, 
                      "error": error})
         messages = [*messages, {"role": "assistant", "content": reply}]
         result.attempts = n
-        log(f"attempt {n}: {'ok' if error is None else error.splitlines()[0]} ({run.seconds:.1f} s)")
+        log(f"attempt {n}: {'ok' if error is None else error_summary(error)} ({run.seconds:.1f} s)")
         if error is None:
             result.ok = True
             shutil.copyfile(scratch / "plot.png", out / "plot.png")

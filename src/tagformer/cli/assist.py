@@ -207,7 +207,7 @@ def run_ask(args: argparse.Namespace) -> int:
 
 
 def run_plot(args: argparse.Namespace) -> int:
-    from tagformer.assist.plot import plot_loop
+    from tagformer.assist.plot import error_summary, plot_loop
 
     if not args.request.strip():
         raise ConfigError('the plot request is empty: tagformer assist plot "REQUEST" --data PATH --llm MODEL.')
@@ -230,6 +230,6 @@ def run_plot(args: argparse.Namespace) -> int:
           f"{', '.join(str(p) for p in result.files)}")
     print(llm.usage_line())
     if not result.ok:
-        _err(f"error: the plot failed {result.attempts} time(s); last error: {result.last_error.splitlines()[0]}")
+        _err(f"error: the plot failed {result.attempts} time(s); last error: {error_summary(result.last_error)}")
         return 1
     return 0
