@@ -214,6 +214,9 @@ def run_plot(args: argparse.Namespace) -> int:
     from tagformer.assist.local_llm import EMBEDDED
     from tagformer.assist.packaged import SMOLLM2
 
+    if not os.path.exists(args.data):
+        raise DataError(f"{args.data}: no such data file.")
+
     if not (args.llm or os.environ.get("TAGFORMER_LLM_MODEL")):
         if SMOLLM2.path() is None:
             raise ConfigError("tagformer assist plot needs an LLM: the embedded SmolLM2-135M-Instruct is not installed "
