@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Exact pins live here (pyproject keeps loose lower bounds):
 #  torch 2.13.0 has a CPU build on disk; pythia8mc 8.318.0 has no CPython 3.11 wheel; the FPGA tests rely on
 #  da4ml 0.6.0's interpreters (docs/fpga.md).
-PINS := torch==2.13.0 pythia8mc==8.317.0 da4ml==0.6.0
+PINS := torch==2.13.0 pythia8mc==8.317.0 da4ml==0.6.0 transformers==5.24.0 gguf==0.19.0
 
 .PHONY: quickstart test install install-test lint clean
 
