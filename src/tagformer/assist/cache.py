@@ -11,13 +11,27 @@ from typing import Any
 from tagformer.atomic import atomic_write_json
 
 
-def default_cache_dir() -> Path:
-    """``$TAGFORMER_ASSIST_CACHE``, else ``$XDG_CACHE_HOME/tagformer/assist`` (``~/.cache/...``)."""
-    env = os.environ.get("TAGFORMER_ASSIST_CACHE")
+def user_cache_dir(env_var: str, leaf: str) -> Path:
+    """``$<env_var>``, else ``$XDG_CACHE_HOME/tagformer/<leaf>`` (``~/.cache/...``)."""
+    env = os.environ.get(env_var)
     if env:
         return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "tagformer" / "assist"
+    return Path(base) / "tagformer" / leaf
+
+
+def default_cache_dir() -> Path:
+    """``$TAGFORMER_ASSIST_CACHE``, else ``$XDG_CACHE_HOME/tagformer/assist`` (``~/.cache/...``)."""
+    return user_cache_dir("TAGFORMER_ASSIST_CACHE", "assist")
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 hex digest of a file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 class DiskCache:

@@ -5,13 +5,13 @@ whose content hash is already indexed."""
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tagformer.assist.cache import file_sha256
 from tagformer.assist.chunking import SUFFIXES, extract
 from tagformer.assist.embed import Embedder
 from tagformer.errors import DataError
@@ -38,12 +38,7 @@ class IngestStats:
     chunks: int = 0
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+sha256 = file_sha256
 
 
 def open_store(path: str | Path) -> sqlite3.Connection:

@@ -8,7 +8,6 @@ touches the network.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import zipfile
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from tagformer.assist.cache import file_sha256, user_cache_dir
 from tagformer.errors import ConfigError, DataError
 
 
@@ -60,19 +60,7 @@ MINILM_WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4f
 
 def model_dir() -> Path:
     """``$TAGFORMER_ASSIST_MODELS``, else ``$XDG_CACHE_HOME/tagformer/assist-models`` (``~/.cache/...``)."""
-    env = os.environ.get("TAGFORMER_ASSIST_MODELS")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "tagformer" / "assist-models"
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return user_cache_dir("TAGFORMER_ASSIST_MODELS", "assist-models")
 
 
 def publish_dir(tmp: Path, final: Path) -> Path:
