@@ -114,6 +114,16 @@ def softmax_luts(bits: int, cap_bits: int, max_keys: int) -> dict[str, Lut]:
     return {"exp": exp_lut(exp_in, prob), "reciprocal": reciprocal_lut(sum_in, prob)}
 
 
+def split_qkv(weight: torch.Tensor, bias: torch.Tensor, dim: int, q_scale: float) -> tuple[nn.Linear, ...]:
+    """Separate q, k, v layers from a fused (3 dim, dim) projection, ``q_scale`` folded into q."""
+    layers = tuple(nn.Linear(dim, dim) for _ in range(3))
+    with torch.no_grad():
+        for j, lin in enumerate(layers):
+            lin.weight.copy_(weight[j * dim:(j + 1) * dim] * (q_scale if j == 0 else 1.0))
+            lin.bias.copy_(bias[j * dim:(j + 1) * dim] * (q_scale if j == 0 else 1.0))
+    return layers
+
+
 def masked_max_pool(h: Any, m: Any, ops: Any, last: str) -> Any:
     """Max over real particles: padded rows pushed below the range of activation ``last``, then max."""
     big = 2.0 ** (ops.plan.acts[last].i + 1) if ops.quantized else 1e4
@@ -141,11 +151,7 @@ class _HwBlock(nn.Module):
         dim, self.num_heads, self.head_dim = attn.dim, num_heads, attn.head_dim
         scale = 1.0 / math.sqrt(self.head_dim) if scale_folded else 1.0
         w, b = attn.in_proj.weight.detach(), attn.in_proj.bias.detach()
-        self.q, self.k, self.v = (nn.Linear(dim, dim) for _ in range(3))
-        with torch.no_grad():
-            for j, lin in enumerate((self.q, self.k, self.v)):
-                lin.weight.copy_(w[j * dim:(j + 1) * dim] * (scale if j == 0 else 1.0))
-                lin.bias.copy_(b[j * dim:(j + 1) * dim] * (scale if j == 0 else 1.0))
+        self.q, self.k, self.v = split_qkv(w, b, dim, scale)
         self.scale = 1.0 if scale_folded else 1.0 / math.sqrt(self.head_dim)
         self.out = copy.deepcopy(attn.out_proj)
         self.ffn1, self.ffn2 = _linears(block.ffn)

@@ -18,7 +18,6 @@ import copy
 import math
 from typing import Any
 
-import torch
 from torch import nn
 
 from tagformer.errors import ModelError
@@ -28,6 +27,7 @@ from tagformer.export.fpga.hardware import (
     masked_max_pool,
     residual_ffn,
     softmax_luts,
+    split_qkv,
     table_softmax,
 )
 from tagformer.export.fpga.lut import Lut
@@ -45,11 +45,7 @@ class _HwLinformerBlock(nn.Module):
         dim, self.num_heads, self.head_dim = mha.dim, mha.num_heads, mha.head_dim
         scale = 1.0 / math.sqrt(self.head_dim)
         w, b = mha.in_proj.weight.detach(), mha.in_proj.bias.detach()
-        self.q, self.k, self.v = (nn.Linear(dim, dim) for _ in range(3))
-        with torch.no_grad():
-            for j, lin in enumerate((self.q, self.k, self.v)):
-                lin.weight.copy_(w[j * dim:(j + 1) * dim] * (scale if j == 0 else 1.0))
-                lin.bias.copy_(b[j * dim:(j + 1) * dim] * (scale if j == 0 else 1.0))
+        self.q, self.k, self.v = split_qkv(w, b, dim, scale)
         self.proj_k = nn.Parameter(attn.proj_k.detach().clone())
         self.proj_v = None if attn.proj_v is None else nn.Parameter(attn.proj_v.detach().clone())
         self.out = copy.deepcopy(mha.out_proj)

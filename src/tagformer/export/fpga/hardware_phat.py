@@ -40,7 +40,7 @@ from torch import nn
 from tagformer.data.batch import JetBatch
 from tagformer.errors import ModelError
 from tagformer.export.fpga.fixed import FixedSpec
-from tagformer.export.fpga.hardware import HardwareModel, masked_max_pool, softmax_luts, table_softmax
+from tagformer.export.fpga.hardware import HardwareModel, masked_max_pool, softmax_luts, split_qkv, table_softmax
 from tagformer.export.fpga.lut import Lut
 from tagformer.models.layers.cells import jet_cells
 from tagformer.models.phat import PHAT, PHATBlock
@@ -79,11 +79,7 @@ class _HwHeads(nn.Module):
         self.num_heads, self.head_dim = heads.num_heads, dim // heads.num_heads
         scale = 1.0 / math.sqrt(self.head_dim)
         w, b = heads.qkv.weight.detach(), heads.qkv.bias.detach()
-        self.q, self.k, self.v = (nn.Linear(dim, dim) for _ in range(3))
-        with torch.no_grad():
-            for j, lin in enumerate((self.q, self.k, self.v)):
-                lin.weight.copy_(w[j * dim:(j + 1) * dim] * (scale if j == 0 else 1.0))
-                lin.bias.copy_(b[j * dim:(j + 1) * dim] * (scale if j == 0 else 1.0))
+        self.q, self.k, self.v = split_qkv(w, b, dim, scale)
         self.out = copy.deepcopy(heads.out)
 
     def split(self, t: Any, ops: Any, rows: int) -> Any:
