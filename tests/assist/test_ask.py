@@ -164,3 +164,16 @@ def test_cli_ask_offline_and_bad_input(library, tmp_path, capsys) -> None:
     assert "question is empty" in capsys.readouterr().err
     assert main(["assist", "ask", "q", "--library", str(tmp_path / "none")]) == 2
     assert "no such library folder" in capsys.readouterr().err
+
+
+def test_cli_ask_llm_invalid_twice_shows_the_passages_and_fails(library, tmp_path, capsys, monkeypatch) -> None:
+    client = FakeClient(['{"claims": "not a list"}'])
+    llm = LLM(client=client, model="fake", settings=LLMSettings(model="fake"))
+    monkeypatch.setattr("tagformer.cli.assist._llm", lambda args, cache, purpose="chat": llm)
+    args = ["assist", "ask", "What is the wombat calibration constant?", "--library", str(library),
+            "--store", str(tmp_path / "s.sqlite"), "--top", "2", "--cache", "none", "--embedder", "tfidf"]
+    assert main(args) == 1
+    out, err = capsys.readouterr()
+    assert len(client.calls) == 2 and "invalid Answer output 2 times" in err
+    assert "invalid twice: passages, not an answer" in out and "[1] b.pdf p. 2" in out and PLANTED in out
+    assert "2 calls" in out and "2 invalid replies" in out

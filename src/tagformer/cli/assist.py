@@ -181,6 +181,7 @@ def run_ask(args: argparse.Namespace) -> int:
     from tagformer.assist.ask import RETRIEVAL, answer_llm, passages_text, retrieve
     from tagformer.assist.embed import LLMEmbedder
     from tagformer.assist.library import STORE_NAME, ingest
+    from tagformer.assist.llm import LLMInvalidOutput
 
     if not args.question.strip():
         raise ConfigError("the question is empty: tagformer assist ask \"QUESTION\" --library DIR.")
@@ -200,7 +201,15 @@ def run_ask(args: argparse.Namespace) -> int:
     if llm is None:
         print(f"Top passages ({how}; no LLM: passages, not an answer):\n{passages_text(hits)}")
         return 0
-    print(answer_llm(args.question, hits, llm))
+    try:
+        answer = answer_llm(args.question, hits, llm)
+    except LLMInvalidOutput as exc:  # the retrieval still stands: show it, labelled, and say the answer failed
+        _err(f"error: {exc}")
+        print(f"Top passages ({how}; the LLM's answer was invalid twice: passages, not an answer):\n"
+              f"{passages_text(hits)}")
+        print(llm.usage_line())
+        return 1
+    print(answer)
     print(f"\nSources ({how}):\n{passages_text(hits, width=200)}")
     print(llm.usage_line())
     return 0
