@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from tagformer.tracing import is_plain_eager, is_tracing
+from tagformer.tracing import is_compiling_in_process, is_plain_eager, is_tracing
 
 
 class _Record(torch.nn.Module):
@@ -39,3 +39,15 @@ def test_tracers_are_seen() -> None:
     assert torch.equal(torch.jit.trace(_Branch(), x, check_trace=False)(x), x + 1)
     assert torch.equal(torch.export.export(_Branch(), (x,)).module()(x), x + 1)
     assert torch.equal(torch.compile(_Branch(), backend="eager")(x), x + 1)
+
+
+class _InProcess(torch.nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + 1 if is_compiling_in_process() else x - 1
+
+
+def test_compiling_in_process_is_torch_compile_only() -> None:
+    x = torch.zeros(2)
+    assert torch.equal(_InProcess()(x), x - 1)
+    assert torch.equal(torch.compile(_InProcess(), backend="eager")(x), x + 1)
+    assert torch.equal(torch.export.export(_InProcess(), (x,)).module()(x), x - 1)

@@ -28,6 +28,14 @@ def is_tracing() -> bool:
     )
 
 
+def is_compiling_in_process() -> bool:
+    """True under ``torch.compile`` alone (not ``torch.export`` or ONNX export): the graph runs in this
+    process, so a static-shape path (no sizes read from the data, no ``.item()``) keeps it whole, without
+    graph breaks, and CUDA-graph-able."""
+    return bool(torch.compiler.is_compiling() and not torch.compiler.is_exporting()
+                and not torch.onnx.is_in_onnx_export())
+
+
 def is_torchscript_tracing() -> bool:
     """True under ``torch.jit.trace`` alone (which records one example's Python control flow, e.g. a grid size)."""
     return bool(torch.jit.is_tracing())
