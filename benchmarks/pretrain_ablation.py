@@ -20,7 +20,7 @@ markdown table (mean +- sample std over seeds of test accuracy and R0.8).
     python benchmarks/pretrain_ablation.py split --source JETS.h5 --out runs/ablation --finetune-jets 10000
     python benchmarks/pretrain_ablation.py pretrain --out runs/ablation --shard 0/2 &
     python benchmarks/pretrain_ablation.py finetune --out runs/ablation --shard 0/2 &
-    python benchmarks/pretrain_ablation.py table --out runs/ablation
+    python benchmarks/pretrain_ablation.py table --out runs/ablation [--plot ablation.png]
 """
 
 from __future__ import annotations
@@ -192,6 +192,49 @@ def table(out: Path) -> str:
     return "\n".join(lines)
 
 
+def plot(out: Path, path: Path) -> None:
+    """One panel per model: mean test accuracy (+- sample std over seeds) against the label fraction, one
+    line per start; full fine-tunes solid, linear probes dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows: dict[tuple, dict] = {}
+    for line in (out / "results.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        rows[(r["model"], r["start"], r["mode"], r["fraction"], r["seed"])] = r
+    models = [m for m in MODELS if any(k[0] == m for k in rows)]
+    fig, axes = plt.subplots(1, len(models), figsize=(4.6 * len(models), 4.2), sharey=True, squeeze=False)
+    colours = {"scratch": "black", "mpm": "C0", "jjepa": "C1", "rino": "C2", "mpm-qg": "C3", "rino-qg": "C4"}
+    for ax, model in zip(axes[0], models):
+        for start in colours:
+            for mode, style in (("finetune", "-"), ("probe", "--")):
+                pts = defaultdict(list)
+                for (m, s, md, frac, _), r in rows.items():
+                    if (m, s, md) == (model, start, mode):
+                        pts[frac].append(r["accuracy"])
+                if not pts:
+                    continue
+                fr = sorted(pts)
+                mean = [statistics.fmean(pts[f]) for f in fr]
+                sd = [statistics.stdev(pts[f]) if len(pts[f]) > 1 else 0.0 for f in fr]
+                ax.errorbar(fr, mean, yerr=sd, color=colours[start], ls=style, marker="o", ms=4, capsize=3,
+                            label=f"{start} ({'fine-tune' if mode == 'finetune' else 'probe'})")
+        ax.set_xscale("log")
+        ax.set_xticks(sorted({k[3] for k in rows}), [f"{f:.0%}" for f in sorted({k[3] for k in rows})])
+        ax.axhline(0.2, color="grey", lw=0.8, ls=":")
+        ax.set_title(model)
+        ax.set_xlabel("label fraction of the fine-tuning training split")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("test accuracy (5 classes; chance 0.20 dotted)")
+    axes[0][-1].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    print(f"wrote {path}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("step", choices=["split", "pretrain", "finetune", "table"])
@@ -207,6 +250,7 @@ def main() -> None:
     p.add_argument("--qg", type=lambda s: [m for m in s.split(",") if m], default=[],
                    help="methods also pretrained on the q/g-only pool (fine-tuned, not probed), e.g. mpm")
     p.add_argument("--shard", type=lambda s: tuple(int(x) for x in s.split("/")), default=(0, 1))
+    p.add_argument("--plot", type=Path, help="table: also draw accuracy against label fraction into this PNG")
     p.add_argument("overrides", nargs="*", help="dotted config overrides for every run of the step")
     args = p.parse_args()
     if args.step in ("pretrain", "finetune"):
@@ -221,6 +265,8 @@ def main() -> None:
         run_finetune(args)
     else:
         print(table(args.out))
+        if args.plot:
+            plot(args.out, args.plot)
 
 
 if __name__ == "__main__":
