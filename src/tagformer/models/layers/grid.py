@@ -22,10 +22,11 @@ over real particles ``j``, so only pairs of particles whose cells lie within the
   memory ``B * N * N * C``.
 * ``impl="dense"``: :func:`dense_grid_message`, the reference's computation: scatter-sum onto a grid sized
   by the batch's largest jet, dense depthwise convolution, gather.
-* ``impl="auto"`` under ``torch.compile`` (a graph run in this process, e.g. a compiled training step):
-  ``"pairs"``, whose shapes depend only on (B, N): no grid size read from the data, so the step compiles
-  into one graph without breaks (CUDA graphs on a GPU); memory ``B * N * N * C``.
-* ``impl="auto"`` under export (ONNX export, ``torch.export``): the graph holds both
+* ``impl="auto"`` under ``torch.compile`` with gradients on (a compiled training step): ``"pairs"``,
+  whose shapes depend only on (B, N): no grid size read from the data and no ``torch.cond`` (whose
+  backward inductor rejects), so the step compiles into one graph without breaks (CUDA graphs on a GPU);
+  memory ``B * N * N * C``.
+* ``impl="auto"`` under export (ONNX export, ``torch.export``) and compiled inference: the graph holds both
   ``"pairs"`` and ``"dense"`` and picks, per batch, the one with fewer entries per jet: all pairs when
   ``N * N <= rows * cols`` (the batch's grid), else the dense grid (the pairs in a ``torch.cond``, an
   ``If`` node in ONNX). Memory is ``B * min(N * N, rows * cols) * C``, never the ``B * N^2 * C`` of all
@@ -126,8 +127,8 @@ class GridMessagePassing(nn.Module):
             return self._pairs(x, cells, mask)
         if self.impl == "dense":
             return dense_grid_message(x, cells, mask, self.weight, self.bias)
-        if self.impl == "auto" and is_compiling_in_process():  # static shapes: one graph, no .item()
-            return self._pairs(x, cells, mask)
+        if self.impl == "auto" and is_compiling_in_process() and torch.is_grad_enabled():
+            return self._pairs(x, cells, mask)  # compiled training: static shapes, one graph, no .item()
         if self.impl == "auto" and is_tracing():
             return self._traced(x, cells, mask)
         return self._sparse(x, cells, mask)
