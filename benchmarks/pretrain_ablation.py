@@ -169,13 +169,19 @@ def _ms(xs: list[float]) -> str:
     return f"{statistics.fmean(xs):.3f} ± {sd:.3f}"
 
 
-def table(out: Path) -> str:
-    """Markdown: one row per (model, start, mode), one column pair per label fraction (the last run of a
-    (model, start, mode, fraction, seed) counts)."""
+def _results(out: Path) -> dict[tuple, dict]:
+    """``OUT/results.jsonl`` keyed by (model, start, mode, fraction, seed); the last line of a key counts."""
     rows: dict[tuple, dict] = {}
     for line in (out / "results.jsonl").read_text().splitlines():
         r = json.loads(line)
         rows[(r["model"], r["start"], r["mode"], r["fraction"], r["seed"])] = r
+    return rows
+
+
+def table(out: Path) -> str:
+    """Markdown: one row per (model, start, mode), one column pair per label fraction (the last run of a
+    (model, start, mode, fraction, seed) counts)."""
+    rows = _results(out)
     groups: dict[tuple, dict[float, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for (model, start, mode, frac, _), r in sorted(rows.items()):
         groups[(model, start, mode)][frac].append(r)
@@ -200,10 +206,7 @@ def plot(out: Path, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows: dict[tuple, dict] = {}
-    for line in (out / "results.jsonl").read_text().splitlines():
-        r = json.loads(line)
-        rows[(r["model"], r["start"], r["mode"], r["fraction"], r["seed"])] = r
+    rows = _results(out)
     models = [m for m in MODELS if any(k[0] == m for k in rows)]
     fig, axes = plt.subplots(1, len(models), figsize=(4.6 * len(models), 4.2), sharey=True, squeeze=False)
     colours = {"scratch": "black", "mpm": "C0", "jjepa": "C1", "rino": "C2", "mpm-qg": "C3", "rino-qg": "C4"}
