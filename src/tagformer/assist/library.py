@@ -38,9 +38,6 @@ class IngestStats:
     chunks: int = 0
 
 
-sha256 = file_sha256
-
-
 def open_store(path: str | Path) -> sqlite3.Connection:
     """Open (creating) the store; WAL journal so a killed writer never leaves a half document."""
     try:
@@ -107,7 +104,7 @@ def ingest(folder: str | Path, store: str | Path, embedder: Embedder, *,
         _reembed(conn, embedder, log)
         known = {row[0] for row in conn.execute("SELECT sha256 FROM documents")}
         for path in progress(files):
-            digest = sha256(path)
+            digest = file_sha256(path)
             if digest in known:
                 stats.skipped += 1
                 continue
